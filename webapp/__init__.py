@@ -1,0 +1,1 @@
+"""Ledgerlink web application."""
