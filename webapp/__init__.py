@@ -1,1 +1,203 @@
-"""Ledgerlink web application."""
+"""Ledgerlink web application: `create_app` is the only place an app is built."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, g, render_template, request, url_for
+from flask_babel import Babel
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from peewee import InterfaceError, OperationalError
+from redis.exceptions import RedisError
+
+from webapp import config as config_module
+from webapp.config import ConfigurationError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+babel = Babel()
+csrf = CSRFProtect()
+
+__all__ = ["create_app", "ConfigurationError"]
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app from the environment, with `config` overriding any setting."""
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        static_folder=str(ROOT / "static"),
+        template_folder=str(ROOT / "templates"),
+    )
+    instance = Path(app.instance_path)
+    overrides = dict(config or {})
+    environ = None
+    if "ENV_NAME" in overrides:
+        import os
+
+        environ = {**os.environ, "LEDGERLINK_ENV": overrides["ENV_NAME"]}
+        if "DATABASE_URL" in overrides:
+            environ["DATABASE_URL"] = overrides["DATABASE_URL"]
+    app.config.update(config_module.load(instance, environ))
+    app.config.update(overrides)
+    instance.mkdir(parents=True, exist_ok=True)
+    _configure_logging(app)
+
+    _init_database(app)
+    from webapp import queue, vault
+
+    vault.init_app(app)
+    queue.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
+    csrf.init_app(app)
+
+    from webapp.views import auth
+
+    auth.init_app(app)
+    _register_blueprints(app)
+    _register_cli(app)
+    _register_handlers(app)
+    _register_template_helpers(app)
+    return app
+
+
+def _configure_logging(app: Flask) -> None:
+    if not logging.getLogger("ledgerlink").handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logging.getLogger("ledgerlink").addHandler(handler)
+    logging.getLogger("ledgerlink").setLevel(logging.INFO)
+
+
+def _init_database(app: Flask) -> None:
+    from webapp.db import db, init_database
+    from webapp.migrate import upgrade
+
+    database = init_database(app.config["DATABASE_URL"])
+    if app.config["AUTO_MIGRATE"]:
+        try:
+            with database.connection_context():
+                upgrade(database)
+        except OperationalError as exc:
+            raise ConfigurationError(
+                f"DATABASE_URL: the database did not answer ({type(exc).__name__})."
+            ) from exc
+
+    @app.before_request
+    def _connect():
+        if request.endpoint not in ("static", "health.healthz"):
+            db.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(exc):
+        if not db.is_closed():
+            db.close()
+
+
+def _select_locale() -> str:
+    from webapp.i18n import select_locale
+
+    return select_locale()
+
+
+def _register_blueprints(app: Flask) -> None:
+    from webapp.views import admin, auth, dashboard, health, pwa
+
+    app.before_request(_load_user)
+    for bp in (auth.bp, admin.bp, dashboard.bp, dashboard.home_bp, health.bp, pwa.bp):
+        app.register_blueprint(bp)
+    for name in ("wizard", "credentials", "mappings", "schedules", "runs"):
+        # Feature blueprints arrive with their issues; each module exposes `bp`.
+        try:
+            module = __import__(f"webapp.views.{name}", fromlist=["bp"])
+        except ModuleNotFoundError:
+            continue
+        app.register_blueprint(module.bp)
+
+
+def _load_user() -> None:
+    from webapp.access import load_user
+
+    if request.endpoint not in ("static", "health.healthz", "health.readyz"):
+        load_user()
+    else:
+        g.user = None
+
+
+def _register_cli(app: Flask) -> None:
+    from webapp.cli import commands
+    from webapp.cli.vault import vault_cli
+
+    app.cli.add_command(vault_cli)
+    commands.register(app)
+
+
+def _register_handlers(app: Flask) -> None:
+    def page(status: int, title: str, message: str):
+        return render_template("error.html", title=title, message=message, status=status), status
+
+    @app.errorhandler(404)
+    def not_found(exc):
+        return page(404, _("Page not found"), _("The page does not exist, or you do not have access to it."))
+
+    @app.errorhandler(403)
+    def forbidden(exc):
+        return page(403, _("Not allowed"), _("Only a coordinator administrator can do this. Ask your organisation's administrator."))
+
+    @app.errorhandler(405)
+    def method_not_allowed(exc):
+        return page(405, _("Not allowed"), _("This address cannot be used that way. Go back and try again."))
+
+    @app.errorhandler(400)
+    def bad_request(exc):
+        return page(400, _("Something was wrong with the request"), _("Go back, check what you entered and try again."))
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return page(400, _("The form expired"), _("For your security the form must be sent from this site. Reload the page and try again."))
+
+    @app.errorhandler(413)
+    def too_large(exc):
+        return page(413, _("Too much data"), _("What you sent is too large. Send less at a time."))
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(RedisError)
+    def unavailable(exc):
+        logging.getLogger("ledgerlink").error("service unavailable: %s", type(exc).__name__)
+        return page(503, _("Temporarily unavailable"), _("Ledgerlink cannot reach its database or job queue right now. Wait a minute and try again."))
+
+    @app.errorhandler(500)
+    def server_error(exc):
+        return page(500, _("Something went wrong"), _("An unexpected error stopped this page. Nothing you entered was lost. Try again, and tell your administrator if it keeps happening."))
+
+    @app.after_request
+    def security_headers(response):
+        headers = response.headers
+        headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; "
+            "object-src 'none'",
+        )
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("X-Frame-Options", "DENY")
+        if g.get("user") is not None and request.endpoint != "static":
+            # Signed-in pages are never stored by browsers, proxies or the service worker.
+            headers["Cache-Control"] = "no-store"
+        return response
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from webapp.i18n import current_locale, text
+
+    def lang_url(lang: str) -> str:
+        args = request.args.to_dict()
+        args["lang"] = lang
+        return url_for(request.endpoint or "home.index", **(request.view_args or {}), **args) if request.endpoint else f"/?lang={lang}"
+
+    app.jinja_env.globals.update(text=text, current_locale=current_locale, lang_url=lang_url)

@@ -1,0 +1,107 @@
+"""Who is signed in, which organisation a page belongs to, and what they may do there.
+
+Organisation pages live under `/o/<org_slug>/`; `load_org` resolves the slug against the
+user's own memberships, so another organisation's pages answer 404 exactly like pages that
+do not exist. Views then query through `g.org` and never by bare id.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from flask import abort, g, redirect, request, session, url_for
+
+from webapp.models import Membership, Organization, User
+
+
+def load_user() -> None:
+    """Put the signed-in user (or None) on `g` for this request."""
+    g.user = None
+    user_id = session.get("user_id")
+    if user_id is not None:
+        g.user = User.get_or_none(User.id == user_id)
+        if g.user is None:
+            session.clear()
+
+
+def memberships(user: User) -> list[Membership]:
+    query = (
+        Membership.select(Membership, Organization)
+        .join(Organization)
+        .where(Membership.user == user)
+        .order_by(Organization.name)
+    )
+    return list(query)
+
+
+def login_required(view: Callable) -> Callable:
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if g.get("user") is None:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def platform_admin_required(view: Callable) -> Callable:
+    @functools.wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not g.user.is_platform_admin:
+            abort(404)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def org_admin_required(view: Callable) -> Callable:
+    """Only a `coordinator_admin` of the page's organisation (others get 403)."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if not g.membership.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def load_org(endpoint: str | None, values: dict | None) -> None:
+    """`url_value_preprocessor` for organisation blueprints: slug → g.org, g.membership."""
+    if values is None or "org_slug" not in values:
+        return
+    slug = values.pop("org_slug")
+    g.org = None
+    g.membership = None
+    if g.get("user") is None:
+        return  # login_required on the view redirects to sign-in
+    membership = (
+        Membership.select(Membership, Organization)
+        .join(Organization)
+        .where((Membership.user == g.user) & (Organization.slug == slug))
+        .first()
+    )
+    if membership is None:
+        abort(404)
+    g.membership = membership
+    g.org = membership.organization
+    session["org_slug"] = slug
+
+
+def add_org_slug(endpoint: str, values: dict) -> None:
+    """`url_defaults` for organisation blueprints: links stay inside the current org."""
+    if "org_slug" not in values and g.get("org") is not None:
+        values["org_slug"] = g.org.slug
+
+
+def org_blueprint_setup(bp) -> None:
+    bp.url_value_preprocessor(load_org)
+    bp.url_defaults(add_org_slug)
+
+    @bp.before_request
+    def _require_login():
+        if g.get("user") is None:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return None

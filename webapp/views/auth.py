@@ -1,0 +1,159 @@
+"""Sign-in with OpenID Connect (authorization code + PKCE, state and nonce), sign-out."""
+
+from __future__ import annotations
+
+import logging
+
+import requests
+from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
+from authlib.integrations.flask_client import OAuth
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+
+from webapp.db import db, utcnow
+from webapp.models import Membership, User
+from webapp.services import audit
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+oauth = OAuth()
+log = logging.getLogger("ledgerlink.auth")
+
+
+def init_app(app) -> None:
+    oauth.init_app(app)
+    issuer = app.config.get("OIDC_ISSUER")
+    if issuer:
+        oauth.register(
+            "oidc",
+            client_id=app.config["OIDC_CLIENT_ID"],
+            client_secret=app.config["OIDC_CLIENT_SECRET"],
+            server_metadata_url=issuer.rstrip("/") + "/.well-known/openid-configuration",
+            client_kwargs={"scope": app.config["OIDC_SCOPES"], "code_challenge_method": "S256"},
+        )
+
+
+def _safe_next(target: str | None) -> str | None:
+    # Only paths on this site: never an open redirect.
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return None
+
+
+def _problem(title: str, message: str, status: int):
+    return render_template("auth/problem.html", title=title, message=message), status
+
+
+@bp.get("/login")
+def login():
+    """Show the sign-in page; `?start=1` goes on to the identity provider."""
+    if g.user is not None:
+        return redirect(url_for("home.index"))
+    nxt = _safe_next(request.args.get("next"))
+    if nxt:
+        session["next"] = nxt
+    if "oidc" not in oauth._registry:
+        return _problem(_("Sign-in is not set up"), _("Sign-in is not configured on this server. An operator must set OIDC_ISSUER."), 503)
+    if not request.args.get("start"):
+        return render_template("auth/login.html")
+    try:
+        return oauth.oidc.authorize_redirect(url_for("auth.callback", _external=True))
+    except requests.RequestException:
+        log.warning("identity provider unreachable")
+        return _problem(
+            _("Sign-in service unavailable"),
+            _("We could not reach the sign-in service. Wait a moment and try again."),
+            503,
+        )
+
+
+@bp.get("/callback")
+def callback():
+    """Finish sign-in: check state, nonce and the code (PKCE), then link the membership."""
+    if request.args.get("error"):
+        error = request.args.get("error")
+        log.info("sign-in refused by provider: %s", error)
+        if error == "access_denied":
+            message = _("You chose not to sign in. Nothing was changed.")
+        else:
+            message = _("The sign-in service refused the request. Try again.")
+        return _problem(_("Sign-in was not completed"), message, 400)
+    try:
+        token = oauth.oidc.authorize_access_token()
+    except MismatchingStateError:
+        return _problem(
+            _("Sign-in expired"),
+            _("This sign-in link was not started here or has already been used. Start again."),
+            400,
+        )
+    except (OAuthError, ValueError) as exc:
+        log.warning("sign-in failed: %s", type(exc).__name__)
+        return _problem(_("Sign-in failed"), _("The sign-in could not be verified. Start again."), 400)
+    except requests.RequestException:
+        return _problem(
+            _("Sign-in service unavailable"),
+            _("We could not reach the sign-in service. Wait a moment and try again."),
+            503,
+        )
+    claims = token.get("userinfo") or {}
+    email = (claims.get("email") or "").strip().lower()
+    if not claims.get("sub") or not email:
+        return _problem(
+            _("Sign-in failed"),
+            _("The sign-in service did not tell us your email address, so we cannot find your access."),
+            400,
+        )
+    user = _link_user(claims["iss"], claims["sub"], email, claims.get("name") or "")
+    if user is None:
+        return _problem(
+            _("Sign-in failed"),
+            _("This email address is already linked to another sign-in account. Ask your administrator."),
+            409,
+        )
+    session.clear()
+    session["user_id"] = user.id
+    if not user.is_platform_admin and not user.memberships.count():
+        return redirect(url_for("auth.no_access"))
+    return redirect(_safe_next(session.pop("next", None)) or url_for("home.index"))
+
+
+def _link_user(issuer: str, subject: str, email: str, name: str) -> User | None:
+    admins = current_app.config["ADMIN_EMAILS"]
+    with db.atomic():
+        user = User.get_or_none((User.issuer == issuer) & (User.subject == subject))
+        if user is None:
+            if User.select().where(User.email == email).exists():
+                return None
+            user = User.create(issuer=issuer, subject=subject, email=email, display_name=name)
+        user.email = email
+        user.display_name = name or user.display_name
+        user.is_platform_admin = email in admins
+        user.last_login_at = utcnow()
+        user.save()
+        linked = (
+            Membership.update(user=user)
+            .where((Membership.email == email) & (Membership.user.is_null()))
+            .execute()
+        )
+        if linked:
+            for membership in user.memberships:
+                audit.record("membership.linked", organization=membership.organization_id,
+                             target_type="membership", target_id=membership.id, actor=user)
+    return user
+
+
+@bp.get("/no-access")
+def no_access():
+    """Tell a signed-in person without a membership whom to ask."""
+    return render_template("auth/no_access.html")
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out of Ledgerlink."""
+    session.clear()
+    return redirect(url_for("auth.signed_out"))
+
+
+@bp.get("/signed-out")
+def signed_out():
+    return render_template("auth/signed_out.html")
