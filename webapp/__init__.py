@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from urllib.parse import urlencode
 
-from flask import Flask, g, render_template, request, url_for
+from flask import Flask, g, render_template, request
 from flask_babel import Babel
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -20,7 +21,17 @@ ROOT = Path(__file__).resolve().parent.parent
 babel = Babel()
 csrf = CSRFProtect()
 
-__all__ = ["create_app", "ConfigurationError"]
+__all__ = ["create_app", "create_app_or_exit", "ConfigurationError"]
+
+
+def create_app_or_exit() -> Flask:
+    """Build the app for a process; a configuration problem exits with one line naming it."""
+    import sys
+
+    try:
+        return create_app()
+    except ConfigurationError as exc:
+        sys.exit(f"ledgerlink: configuration error: {exc}")
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -88,7 +99,7 @@ def _init_database(app: Flask) -> None:
 
     @app.before_request
     def _connect():
-        if request.endpoint not in ("static", "health.healthz"):
+        if request.endpoint not in ("static", "health.healthz", "health.readyz"):
             db.connect(reuse_if_open=True)
 
     @app.teardown_request
@@ -129,9 +140,13 @@ def _load_user() -> None:
 
 def _register_cli(app: Flask) -> None:
     from webapp.cli import commands
-    from webapp.cli.vault import vault_cli
 
-    app.cli.add_command(vault_cli)
+    try:
+        from webapp.cli.vault import vault_cli
+    except ModuleNotFoundError:  # TEMP until the vault CLI lands
+        vault_cli = None
+    if vault_cli is not None:
+        app.cli.add_command(vault_cli)
     commands.register(app)
 
 
@@ -141,23 +156,43 @@ def _register_handlers(app: Flask) -> None:
 
     @app.errorhandler(404)
     def not_found(exc):
-        return page(404, _("Page not found"), _("The page does not exist, or you do not have access to it."))
+        return page(
+            404, _("Page not found"), _("The page does not exist, or you do not have access to it.")
+        )
 
     @app.errorhandler(403)
     def forbidden(exc):
-        return page(403, _("Not allowed"), _("Only a coordinator administrator can do this. Ask your organisation's administrator."))
+        return page(
+            403,
+            _("Not allowed"),
+            _(
+                "Only a coordinator administrator can do this. Ask your organisation's administrator."
+            ),
+        )
 
     @app.errorhandler(405)
     def method_not_allowed(exc):
-        return page(405, _("Not allowed"), _("This address cannot be used that way. Go back and try again."))
+        return page(
+            405, _("Not allowed"), _("This address cannot be used that way. Go back and try again.")
+        )
 
     @app.errorhandler(400)
     def bad_request(exc):
-        return page(400, _("Something was wrong with the request"), _("Go back, check what you entered and try again."))
+        return page(
+            400,
+            _("Something was wrong with the request"),
+            _("Go back, check what you entered and try again."),
+        )
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
-        return page(400, _("The form expired"), _("For your security the form must be sent from this site. Reload the page and try again."))
+        return page(
+            400,
+            _("The form expired"),
+            _(
+                "For your security the form must be sent from this site. Reload the page and try again."
+            ),
+        )
 
     @app.errorhandler(413)
     def too_large(exc):
@@ -168,11 +203,23 @@ def _register_handlers(app: Flask) -> None:
     @app.errorhandler(RedisError)
     def unavailable(exc):
         logging.getLogger("ledgerlink").error("service unavailable: %s", type(exc).__name__)
-        return page(503, _("Temporarily unavailable"), _("Ledgerlink cannot reach its database or job queue right now. Wait a minute and try again."))
+        return page(
+            503,
+            _("Temporarily unavailable"),
+            _(
+                "Ledgerlink cannot reach its database or job queue right now. Wait a minute and try again."
+            ),
+        )
 
     @app.errorhandler(500)
     def server_error(exc):
-        return page(500, _("Something went wrong"), _("An unexpected error stopped this page. Nothing you entered was lost. Try again, and tell your administrator if it keeps happening."))
+        return page(
+            500,
+            _("Something went wrong"),
+            _(
+                "An unexpected error stopped this page. Nothing you entered was lost. Try again, and tell your administrator if it keeps happening."
+            ),
+        )
 
     @app.after_request
     def security_headers(response):
@@ -196,8 +243,9 @@ def _register_template_helpers(app: Flask) -> None:
     from webapp.i18n import current_locale, text
 
     def lang_url(lang: str) -> str:
+        """The current page in another language (works on error pages too)."""
         args = request.args.to_dict()
         args["lang"] = lang
-        return url_for(request.endpoint or "home.index", **(request.view_args or {}), **args) if request.endpoint else f"/?lang={lang}"
+        return f"{request.path}?{urlencode(args)}"
 
     app.jinja_env.globals.update(text=text, current_locale=current_locale, lang_url=lang_url)

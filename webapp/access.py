@@ -16,7 +16,10 @@ from webapp.models import Membership, Organization, User
 
 
 def load_user() -> None:
-    """Put the signed-in user (or None) on `g` for this request."""
+    """Put the signed-in user (or None) on `g`, once per request."""
+    if request.environ.get("ledgerlink.user_loaded"):
+        return
+    request.environ["ledgerlink.user_loaded"] = True
     g.user = None
     user_id = session.get("user_id")
     if user_id is not None:
@@ -75,7 +78,8 @@ def load_org(endpoint: str | None, values: dict | None) -> None:
     slug = values.pop("org_slug")
     g.org = None
     g.membership = None
-    if g.get("user") is None:
+    load_user()  # URL preprocessors run before the app's before_request functions
+    if g.user is None:
         return  # login_required on the view redirects to sign-in
     membership = (
         Membership.select(Membership, Organization)

@@ -58,9 +58,7 @@ def load(instance_path: Path, environ: Mapping[str, str] | None = None) -> dict[
     )
     if production and not database_url.startswith(("postgres", "postgresql")):
         raise ConfigurationError("DATABASE_URL: production expects a postgresql:// URL.")
-    secret_key = env.get("SECRET_KEY") or (
-        None if production else _dev_secret_key(instance_path)
-    )
+    secret_key = env.get("SECRET_KEY") or (None if production else _dev_secret_key(instance_path))
     if not secret_key:
         raise ConfigurationError("SECRET_KEY is not set: expected a long random string.")
     if production and len(secret_key) < 32:

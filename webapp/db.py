@@ -33,7 +33,7 @@ def open_database(url: str):
         )
     if url.startswith("postgresql+psycopg"):
         url = "postgresql" + url[len("postgresql+psycopg") :]
-    return connect(url, autorollback=True, prefer_psycopg3=True)
+    return connect(url, prefer_psycopg3=True)
 
 
 def init_database(url: str):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup
 
 from webapp.db import db
@@ -59,9 +59,7 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
     names = queues or QUEUES
     if not db.is_closed():
         db.close()  # each job opens its own connection
-    Worker([job_queue.queue(n) for n in names], connection=job_queue.connection).work(
-        burst=burst
-    )
+    Worker([job_queue.queue(n) for n in names], connection=job_queue.connection).work(burst=burst)
 
 
 def register(app: Flask) -> None:
@@ -76,4 +74,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(sync_cli)
 
 
-__all__ = ["register", "current_app"]
+__all__ = ["register"]

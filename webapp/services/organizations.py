@@ -52,8 +52,14 @@ def create_org(values: dict, actor: User) -> Organization:
         slug = f"{base}-{n}"
     with db.atomic():
         org = Organization.create(slug=slug, **values)
-        audit.record("organization.created", organization=org, target_type="organization",
-                     target_id=org.id, fields=values.keys(), actor=actor)
+        audit.record(
+            "organization.created",
+            organization=org,
+            target_type="organization",
+            target_id=org.id,
+            fields=values.keys(),
+            actor=actor,
+        )
     return org
 
 
@@ -63,8 +69,14 @@ def update_org(org: Organization, values: dict, actor: User) -> None:
         for key in changed:
             setattr(org, key, values[key])
         org.save()
-        audit.record("organization.updated", organization=org, target_type="organization",
-                     target_id=org.id, fields=changed, actor=actor)
+        audit.record(
+            "organization.updated",
+            organization=org,
+            target_type="organization",
+            target_id=org.id,
+            fields=changed,
+            actor=actor,
+        )
 
 
 def validate_invite(org: Organization, form) -> tuple[dict, dict]:
@@ -75,10 +87,14 @@ def validate_invite(org: Organization, form) -> tuple[dict, dict]:
     errors = {}
     if not EMAIL.match(values["email"]):
         errors["email"] = _l("Enter an email address like name@example.org.")
-    elif Membership.select().where(
-        (Membership.organization == org) & (Membership.email == values["email"])
-    ).exists():
-        errors["email"] = _l("This person is already a member. Change their role in the list below.")
+    elif (
+        Membership.select()
+        .where((Membership.organization == org) & (Membership.email == values["email"]))
+        .exists()
+    ):
+        errors["email"] = _l(
+            "This person is already a member. Change their role in the list below."
+        )
     if values["role"] not in ROLES:
         errors["role"] = _l("Choose Coordinator or Coordinator administrator.")
     return values, errors
@@ -88,11 +104,20 @@ def invite(org: Organization, values: dict, actor: User) -> Membership:
     with db.atomic():
         user = User.get_or_none(User.email == values["email"])
         membership = Membership.create(
-            organization=org, email=values["email"], role=values["role"], user=user,
+            organization=org,
+            email=values["email"],
+            role=values["role"],
+            user=user,
             invited_by=actor,
         )
-        audit.record("membership.invited", organization=org, target_type="membership",
-                     target_id=membership.id, fields=["email", "role"], actor=actor)
+        audit.record(
+            "membership.invited",
+            organization=org,
+            target_type="membership",
+            target_id=membership.id,
+            fields=["email", "role"],
+            actor=actor,
+        )
     return membership
 
 
@@ -102,13 +127,24 @@ def change_role(membership: Membership, role: str, actor: User) -> bool:
     with db.atomic():
         membership.role = role
         membership.save()
-        audit.record("membership.role_changed", organization=membership.organization_id,
-                     target_type="membership", target_id=membership.id, fields=["role"], actor=actor)
+        audit.record(
+            "membership.role_changed",
+            organization=membership.organization_id,
+            target_type="membership",
+            target_id=membership.id,
+            fields=["role"],
+            actor=actor,
+        )
     return True
 
 
 def remove(membership: Membership, actor: User) -> None:
     with db.atomic():
-        audit.record("membership.removed", organization=membership.organization_id,
-                     target_type="membership", target_id=membership.id, actor=actor)
+        audit.record(
+            "membership.removed",
+            organization=membership.organization_id,
+            target_type="membership",
+            target_id=membership.id,
+            actor=actor,
+        )
         membership.delete_instance()

@@ -44,7 +44,10 @@ def organizations():
             return redirect(url_for("admin.organization", org_id=org.id))
     listing = Organization.select().order_by(Organization.name)
     return render_template(
-        "admin/organizations.html", organizations=listing, values=values, errors=errors,
+        "admin/organizations.html",
+        organizations=listing,
+        values=values,
+        errors=errors,
         time_zones=TIME_ZONES,
     )
 
@@ -65,13 +68,26 @@ def organization(org_id: int):
         invite_values, invite_errors = orgs.validate_invite(org, request.form)
         if not invite_errors:
             orgs.invite(org, invite_values, g.user)
-            flash(_("%(email)s can now sign in to %(org)s.", email=invite_values["email"], org=org.name), "success")
+            flash(
+                _(
+                    "%(email)s can now sign in to %(org)s.",
+                    email=invite_values["email"],
+                    org=org.name,
+                ),
+                "success",
+            )
             return redirect(url_for("admin.organization", org_id=org.id))
     members = org.memberships.order_by(Membership.email)
     return render_template(
-        "admin/organization.html", org=org, members=members, roles=ROLES,
-        values=values or {"name": org.name, "time_zone": org.time_zone, "default_locale": org.default_locale},
-        errors=errors, invite_values=invite_values, invite_errors=invite_errors,
+        "admin/organization.html",
+        org=org,
+        members=members,
+        roles=ROLES,
+        values=values
+        or {"name": org.name, "time_zone": org.time_zone, "default_locale": org.default_locale},
+        errors=errors,
+        invite_values=invite_values,
+        invite_errors=invite_errors,
         time_zones=TIME_ZONES,
     )
 
@@ -96,5 +112,8 @@ def member_remove(org_id: int, membership_id: int):
     org = _org(org_id)
     membership = _membership(org, membership_id)
     orgs.remove(membership, g.user)
-    flash(_("%(email)s no longer has access to %(org)s.", email=membership.email, org=org.name), "success")
+    flash(
+        _("%(email)s no longer has access to %(org)s.", email=membership.email, org=org.name),
+        "success",
+    )
     return redirect(url_for("admin.organization", org_id=org.id))

@@ -15,12 +15,13 @@ from webapp.models import Membership, User
 from webapp.services import audit
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
-oauth = OAuth()
 log = logging.getLogger("ledgerlink.auth")
 
 
 def init_app(app) -> None:
-    oauth.init_app(app)
+    # One OAuth registry per app: the client is bound to this app's provider settings.
+    oauth = OAuth(app)
+    app.extensions["ledgerlink_oauth"] = oauth
     issuer = app.config.get("OIDC_ISSUER")
     if issuer:
         oauth.register(
@@ -30,6 +31,12 @@ def init_app(app) -> None:
             server_metadata_url=issuer.rstrip("/") + "/.well-known/openid-configuration",
             client_kwargs={"scope": app.config["OIDC_SCOPES"], "code_challenge_method": "S256"},
         )
+
+
+def _provider():
+    """This app's OpenID Connect client, or None when sign-in is not configured."""
+    oauth = current_app.extensions["ledgerlink_oauth"]
+    return oauth.create_client("oidc")
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -51,12 +58,17 @@ def login():
     nxt = _safe_next(request.args.get("next"))
     if nxt:
         session["next"] = nxt
-    if "oidc" not in oauth._registry:
-        return _problem(_("Sign-in is not set up"), _("Sign-in is not configured on this server. An operator must set OIDC_ISSUER."), 503)
+    provider = _provider()
+    if provider is None:
+        return _problem(
+            _("Sign-in is not set up"),
+            _("Sign-in is not configured on this server. An operator must set OIDC_ISSUER."),
+            503,
+        )
     if not request.args.get("start"):
         return render_template("auth/login.html")
     try:
-        return oauth.oidc.authorize_redirect(url_for("auth.callback", _external=True))
+        return provider.authorize_redirect(url_for("auth.callback", _external=True))
     except requests.RequestException:
         log.warning("identity provider unreachable")
         return _problem(
@@ -77,8 +89,11 @@ def callback():
         else:
             message = _("The sign-in service refused the request. Try again.")
         return _problem(_("Sign-in was not completed"), message, 400)
+    provider = _provider()
+    if provider is None:
+        return redirect(url_for("auth.login"))
     try:
-        token = oauth.oidc.authorize_access_token()
+        token = provider.authorize_access_token()
     except MismatchingStateError:
         return _problem(
             _("Sign-in expired"),
@@ -87,7 +102,9 @@ def callback():
         )
     except (OAuthError, ValueError) as exc:
         log.warning("sign-in failed: %s", type(exc).__name__)
-        return _problem(_("Sign-in failed"), _("The sign-in could not be verified. Start again."), 400)
+        return _problem(
+            _("Sign-in failed"), _("The sign-in could not be verified. Start again."), 400
+        )
     except requests.RequestException:
         return _problem(
             _("Sign-in service unavailable"),
@@ -99,14 +116,18 @@ def callback():
     if not claims.get("sub") or not email:
         return _problem(
             _("Sign-in failed"),
-            _("The sign-in service did not tell us your email address, so we cannot find your access."),
+            _(
+                "The sign-in service did not tell us your email address, so we cannot find your access."
+            ),
             400,
         )
     user = _link_user(claims["iss"], claims["sub"], email, claims.get("name") or "")
     if user is None:
         return _problem(
             _("Sign-in failed"),
-            _("This email address is already linked to another sign-in account. Ask your administrator."),
+            _(
+                "This email address is already linked to another sign-in account. Ask your administrator."
+            ),
             409,
         )
     session.clear()
@@ -136,8 +157,13 @@ def _link_user(issuer: str, subject: str, email: str, name: str) -> User | None:
         )
         if linked:
             for membership in user.memberships:
-                audit.record("membership.linked", organization=membership.organization_id,
-                             target_type="membership", target_id=membership.id, actor=user)
+                audit.record(
+                    "membership.linked",
+                    organization=membership.organization_id,
+                    target_type="membership",
+                    target_id=membership.id,
+                    actor=user,
+                )
     return user
 
 

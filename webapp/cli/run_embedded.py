@@ -1,0 +1,104 @@
+"""`make run`: the whole product on the embedded default, in one process.
+
+SQLite in `instance/`, the demo sign-in provider (oidc-provider-mock) and the accounting
+sandbox on loopback, demo data, jobs through RQ in-process (or a worker process when
+`REDIS_URL` is set), the scheduler on a background thread, then the web app.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from contextlib import ExitStack
+
+from werkzeug.serving import run_simple
+
+DEMO_EMAIL = "koordinator@demo.ledgerlink.no"
+SANDBOX_PORT = int(os.environ.get("LEDGERLINK_SANDBOX_PORT", "8765"))
+
+
+def _demo_identity_provider(stack: ExitStack, port: int) -> str:
+    from oidc_provider_mock import User, run_server_in_thread
+
+    users = [
+        User(sub=DEMO_EMAIL, claims={"email": DEMO_EMAIL, "name": "Demo Koordinator"}),
+        User(
+            sub="frivillig@demo.ledgerlink.no",
+            claims={"email": "frivillig@demo.ledgerlink.no", "name": "Demo Frivillig"},
+        ),
+    ]
+    server = stack.enter_context(
+        run_server_in_thread(port=port, require_nonce=True, user_claims=users)
+    )
+    return f"http://localhost:{server.server_port}"
+
+
+def _sandbox(stack: ExitStack) -> str:
+    from sandbox.server import serve
+
+    server = serve(port=SANDBOX_PORT, burst_limit=True)
+    stack.callback(server.shutdown)
+    return server.url
+
+
+def main() -> int:
+    os.environ.setdefault("LEDGERLINK_ENV", "development")
+    port = int(os.environ.get("PORT", "5000"))
+    with ExitStack() as stack:
+        os.environ.setdefault("OIDC_ISSUER", _demo_identity_provider(stack, port + 1))
+        os.environ.setdefault("LEDGERLINK_SANDBOX_URL", _sandbox(stack))
+
+        from webapp import create_app_or_exit
+        from webapp.db import db
+        from webapp.services.demo import seed
+
+        app = create_app_or_exit()
+        with app.app_context(), db.connection_context():
+            summary = seed(DEMO_EMAIL)
+        if app.config["REDIS_URL"]:
+            worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"])
+            stack.callback(worker.terminate)
+        _start_scheduler(app)
+        _banner(app, port, summary)
+        run_simple("127.0.0.1", port, app, threaded=True, use_reloader=False)
+    return 0
+
+
+def _start_scheduler(app) -> None:
+    try:
+        from webapp.services.scheduler import run_forever
+    except ModuleNotFoundError:
+        return
+    threading.Thread(target=run_forever, args=(app,), daemon=True, name="scheduler").start()
+
+
+def _banner(app, port: int, summary: str) -> None:
+    from sandbox import demo
+
+    jobs = "Redis + worker process" if app.config["REDIS_URL"] else "in-process (no REDIS_URL)"
+    print(
+        f"""
+Ledgerlink is running: http://127.0.0.1:{port}
+
+  Sign in: open the address, choose "Sign in" / "Logg inn", then pick
+           {DEMO_EMAIL} on the demo sign-in page (no password).
+  Demo data: {summary}
+  Jobs: {jobs}
+  Accounting sandbox: {app.config["SANDBOX_URL"]}/_sandbox/  (control page)
+    Xledger API token:      {demo.XLEDGER_TOKEN}
+    Dynamics tenant id:     {demo.TENANT_ID}
+    Dynamics client id:     {demo.CLIENT_ID}
+    Dynamics client secret: {demo.CLIENT_SECRET}
+    Dataverse environment:  {demo.DATAVERSE_URL}  table {demo.DATAVERSE_TABLE}
+    Business Central:       environment {demo.BC_ENVIRONMENT}, company "{demo.BC_COMPANY_NAME}", journal {demo.BC_JOURNAL}
+
+Stop with Ctrl+C.
+""",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
