@@ -6,6 +6,18 @@ client id and secret buy a bearer token for one resource (`{resource}/.default`)
 
 from __future__ import annotations
 
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from adapters.errors import AdapterError, AuthError, ConfigError, PermissionError, TransientError
+from adapters.http import Classifier, HttpClient, fingerprint, transient_for_status
 from adapters.types import GUID_PATTERN, TENANT_PATTERN, CredentialField, Text
 
 LOGIN_HOST = "login.microsoftonline.com"
@@ -72,3 +84,355 @@ CLIENT_SECRET_FIELD = CredentialField(
 )
 
 ENTRA_FIELDS = (TENANT_FIELD, CLIENT_ID_FIELD, CLIENT_SECRET_FIELD)
+
+
+# --- tokens ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Token:
+    value: str = field(repr=False)
+    expires_at: float
+
+
+class TokenCache:
+    """Access tokens shared by every adapter in the process, keyed by credential fingerprint.
+
+    A token is reused until `margin` seconds before it expires, so that a long export never
+    starts a call with a token about to lapse. One lock per key makes concurrent callers wait
+    for a single token request instead of each asking Entra.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, margin: float = 60.0) -> None:
+        self.clock = clock
+        self.margin = margin
+        self._tokens: dict[str, _Token] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<TokenCache {len(self._tokens)} tokens>"
+
+    def get(self, key: str, fetch: Callable[[], tuple[str, float]]) -> str:
+        """The cached token for `key`, or a new one from `fetch()` → (token, lifetime in s)."""
+        with self._lock:
+            key_lock = self._locks.setdefault(key, threading.Lock())
+        with key_lock:
+            token = self._tokens.get(key)
+            if token is not None and self.clock() < token.expires_at:
+                return token.value
+            value, lifetime = fetch()
+            expires_at = self.clock() + max(0.0, lifetime - self.margin)
+            self._tokens[key] = _Token(value, expires_at)
+            return value
+
+    def invalidate(self, key: str) -> None:
+        with self._lock:
+            self._tokens.pop(key, None)
+
+
+TOKENS = TokenCache()
+
+
+class EntraClient:
+    """Client-credentials tokens for one app registration and one resource."""
+
+    def __init__(
+        self,
+        http: HttpClient,
+        credentials: Mapping[str, str],
+        resource: str,
+        *,
+        resource_field: str | None = None,
+        cache: TokenCache = TOKENS,
+    ) -> None:
+        self.http = http
+        self.tenant = credentials.get("tenant_id", "").strip()
+        self.client_id = credentials.get("client_id", "").strip()
+        self._secret = credentials.get("client_secret", "")
+        self.scope = resource.rstrip("/") + "/.default"
+        # The credential field that names the resource (Dataverse: environment_url).
+        self.resource_field = resource_field
+        self.cache = cache
+        self.key = fingerprint(
+            self.tenant.lower(), self.client_id.lower(), self._secret, self.scope
+        )
+
+    def __repr__(self) -> str:
+        return f"<EntraClient tenant={self.tenant!r} client_id={self.client_id!r}>"
+
+    @property
+    def token_url(self) -> str:
+        return f"https://{LOGIN_HOST}/{quote(self.tenant, safe='')}/oauth2/v2.0/token"
+
+    def token(self) -> str:
+        """A bearer token for the resource; raises a typed error naming the field to fix."""
+        if not re.fullmatch(TENANT_PATTERN, self.tenant):
+            raise ConfigError(MALFORMED_TENANT, provider_code="tenant_id", field="tenant_id")
+        return self.cache.get(self.key, self._fetch)
+
+    def invalidate(self) -> None:
+        self.cache.invalidate(self.key)
+
+    def _fetch(self) -> tuple[str, float]:
+        response = self.http.request(
+            "POST",
+            self.token_url,
+            classify=self._classify,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": self.client_id,
+                "client_secret": self._secret,
+                "scope": self.scope,
+            },
+            headers={"Accept": "application/json"},
+        )
+        body = response.json()
+        return str(body["access_token"]), float(body.get("expires_in", 3599))
+
+    def _classify(self, response: requests.Response) -> AdapterError | None:
+        if response.status_code == 200:
+            body = _json(response)
+            if isinstance(body.get("access_token"), str) and body["access_token"]:
+                return None
+            return TransientError(NO_TOKEN, provider_code="no_access_token")
+        transient = transient_for_status(response, "Microsoft Entra ID")
+        if transient is not None:
+            return transient
+        return entra_error(response, self.resource_field)
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def entra_error(response: requests.Response, resource_field: str | None) -> AdapterError:
+    """The typed error for an Entra token refusal (ACCOUNTING_APIS §2.2)."""
+    body = _json(response)
+    error = str(body.get("error", ""))
+    codes = body.get("error_codes") or []
+    code = int(codes[0]) if codes and str(codes[0]).isdigit() else None
+    if code is None:
+        match = re.match(r"AADSTS(\d+)", str(body.get("error_description", "")))
+        code = int(match.group(1)) if match else None
+    provider_code = f"AADSTS{code}" if code is not None else (error or str(response.status_code))
+    entry = _ENTRA_CODES.get(code) if code is not None else None
+    if entry is None:
+        entry = _ENTRA_ERRORS.get(error, _ENTRA_FALLBACK)
+    kind, message, field_name = entry
+    if field_name == RESOURCE:
+        field_name = resource_field
+        if resource_field is None:
+            message = RESOURCE_NOT_IN_TENANT
+    return kind(message, provider_code=provider_code, field=field_name)
+
+
+MALFORMED_TENANT = Text(
+    "Tenant-ID-en er verken en GUID eller et domene. Kopier «Directory (tenant) ID» fra "
+    "oversiktssiden til appregistreringen.",
+    "The tenant ID is neither a GUID nor a domain. Copy the “Directory (tenant) ID” from the "
+    "app registration's Overview page.",
+)
+NO_TOKEN = Text(
+    "Microsoft svarte uten tilgangsnøkkel. Ledgerlink prøver igjen senere.",
+    "Microsoft answered without an access token. Ledgerlink will try again later.",
+)
+RESOURCE_NOT_IN_TENANT = Text(
+    "Microsoft fant ikke tjenesten i denne tenanten. Sjekk at tenant-ID-en er den "
+    "organisasjonen som har Dynamics 365, og at appen har fått administratorsamtykke.",
+    "Microsoft did not find the service in this tenant. Check that the tenant ID is the "
+    "organisation that has Dynamics 365, and that the app has admin consent.",
+)
+# Marks "the credential field naming the resource", which differs between the two types.
+RESOURCE = "<resource>"
+
+_Entry = tuple[type[AdapterError], Text, str | None]
+
+_WRONG_SECRET: _Entry = (
+    AuthError,
+    Text(
+        "Microsoft avviste klienthemmeligheten: den er feil. Lim inn verdien i kolonnen "
+        "«Value» under App registrations → Certificates & secrets, ikke «Secret ID».",
+        "Microsoft rejected the client secret: it is wrong. Paste the Value from App "
+        "registrations → Certificates & secrets, not the Secret ID.",
+    ),
+    "client_secret",
+)
+_EXPIRED_SECRET: _Entry = (
+    AuthError,
+    Text(
+        "Microsoft avviste klienthemmeligheten: den er utløpt. Lag en ny hemmelighet under "
+        "App registrations → Certificates & secrets, og lim inn verdien (Value) her.",
+        "Microsoft rejected the client secret: it has expired. Create a new secret under App "
+        "registrations → Certificates & secrets, then paste its Value here.",
+    ),
+    "client_secret",
+)
+_MISSING_SECRET: _Entry = (
+    AuthError,
+    Text(
+        "Microsoft fikk ingen klienthemmelighet. Lim inn verdien (Value) fra App "
+        "registrations → Certificates & secrets.",
+        "Microsoft received no client secret. Paste the Value from App registrations → "
+        "Certificates & secrets.",
+    ),
+    "client_secret",
+)
+_UNKNOWN_APP: _Entry = (
+    AuthError,
+    Text(
+        "Microsoft fant ingen app med denne klient-ID-en i tenanten. Kopier «Application "
+        "(client) ID» fra appregistreringen, og sjekk at tenant-ID-en er for samme katalog.",
+        "Microsoft found no app with this client ID in the tenant. Copy the “Application "
+        "(client) ID” from the app registration, and check that the tenant ID is the same "
+        "directory.",
+    ),
+    "client_id",
+)
+_DISABLED_APP: _Entry = (
+    PermissionError,
+    Text(
+        "Microsoft sier at appen er deaktivert. Be en administrator aktivere den under "
+        "Enterprise applications → appen → Properties.",
+        "Microsoft says the app is disabled. Ask an administrator to enable it under "
+        "Enterprise applications → your app → Properties.",
+    ),
+    "client_id",
+)
+_UNKNOWN_TENANT: _Entry = (
+    ConfigError,
+    Text(
+        "Microsoft fant ikke tenanten. Kopier «Directory (tenant) ID» fra oversiktssiden til "
+        "appregistreringen.",
+        "Microsoft did not find the tenant. Copy the “Directory (tenant) ID” from the app "
+        "registration's Overview page.",
+    ),
+    "tenant_id",
+)
+_BAD_TENANT: _Entry = (ConfigError, MALFORMED_TENANT, "tenant_id")
+_BAD_SCOPE: _Entry = (
+    ConfigError,
+    Text(
+        "Microsoft godtok ikke adressen Ledgerlink ba om tilgang til. Sjekk miljøadressen.",
+        "Microsoft did not accept the address Ledgerlink asked for access to. Check the "
+        "environment URL.",
+    ),
+    RESOURCE,
+)
+_RESOURCE_NOT_FOUND: _Entry = (
+    ConfigError,
+    Text(
+        "Microsoft fant ikke miljøet i denne tenanten. Sjekk at miljøadressen er skrevet "
+        "riktig og hører til samme tenant som appregistreringen.",
+        "Microsoft did not find the environment in this tenant. Check that the environment "
+        "URL is spelled correctly and belongs to the same tenant as the app registration.",
+    ),
+    RESOURCE,
+)
+_ENTRA_FALLBACK: _Entry = (
+    AuthError,
+    Text(
+        "Microsoft avviste påloggingen. Sjekk tenant-ID, klient-ID og klienthemmelighet.",
+        "Microsoft refused the sign-in. Check the tenant ID, client ID and client secret.",
+    ),
+    None,
+)
+
+_ENTRA_CODES: dict[int, _Entry] = {
+    7000215: _WRONG_SECRET,
+    7000222: _EXPIRED_SECRET,
+    7000218: _MISSING_SECRET,
+    90014: _MISSING_SECRET,
+    700016: _UNKNOWN_APP,
+    7000112: _DISABLED_APP,
+    90002: _UNKNOWN_TENANT,
+    900023: _BAD_TENANT,
+    70011: _BAD_SCOPE,
+    500011: _RESOURCE_NOT_FOUND,
+}
+# When the body has no AADSTS code, the OAuth `error` alone.
+_ENTRA_ERRORS: dict[str, _Entry] = {
+    "invalid_client": _WRONG_SECRET,
+    "unauthorized_client": _UNKNOWN_APP,
+    "invalid_tenant": _UNKNOWN_TENANT,
+    "invalid_scope": _BAD_SCOPE,
+    "invalid_resource": _RESOURCE_NOT_FOUND,
+}
+
+
+# --- calling an API with the token -------------------------------------------------------------
+
+# provider_code of the AuthError an API classifier returns when it refused the bearer token
+# itself (expired, revoked, wrong audience): worth one retry with a fresh token.
+TOKEN_REFUSED = "401"
+
+
+class BearerApi:
+    """Requests to one Microsoft API with an Entra token, and OData paging."""
+
+    def __init__(
+        self, http: HttpClient, entra: EntraClient, headers: Mapping[str, str] | None = None
+    ) -> None:
+        self.http = http
+        self.entra = entra
+        self.headers = {"Accept": "application/json", **(headers or {})}
+
+    def __repr__(self) -> str:
+        return f"<BearerApi {self.http.type.key}>"
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        classify: Classifier,
+        idempotent: bool = True,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """Send with a bearer token; a token the API refuses is renewed once."""
+        for renewed in (False, True):
+            token = self.entra.token()
+            all_headers = {**self.headers, **(headers or {}), "Authorization": f"Bearer {token}"}
+            try:
+                return self.http.request(
+                    method,
+                    url,
+                    classify=classify,
+                    idempotent=idempotent,
+                    json=json,
+                    headers=all_headers,
+                )
+            except AuthError as error:
+                if renewed or error.provider_code != TOKEN_REFUSED:
+                    raise
+                self.entra.invalidate()
+        raise AssertionError("unreachable")
+
+    def pages(self, url: str, *, classify: Classifier) -> Iterator[dict[str, Any]]:
+        """Every item of an OData collection, following `@odata.nextLink` to the end."""
+        host = urlsplit(url).hostname
+        next_url: str | None = url
+        while next_url:
+            body = _json(self.request("GET", next_url, classify=classify))
+            yield from body.get("value") or []
+            next_url = body.get("@odata.nextLink")
+            if next_url and urlsplit(next_url).hostname != host:
+                # The next page must come from the same host; http.py would refuse other
+                # hosts anyway, but a same-type host switch is just as unexpected.
+                raise TransientError(
+                    Text(
+                        "Svaret pekte videre til en annen adresse. Ledgerlink stoppet.",
+                        "The answer pointed on to another address. Ledgerlink stopped.",
+                    ),
+                    provider_code="next_link",
+                )
+
+
+def odata_quote(value: str) -> str:
+    """A string literal for `$filter`: single quotes doubled, as OData requires."""
+    return "'" + value.replace("'", "''") + "'"
