@@ -2,11 +2,59 @@
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+import requests
+
 from adapters import register
-from adapters.base import Adapter
+from adapters.base import Adapter, AdapterSettings
+from adapters.checks import run_checks
 from adapters.defaults import standard_checks, standard_mapping
-from adapters.entra import ENTRA_FIELDS, LOGIN_HOST
-from adapters.types import CredentialField, IntegrationType, MappingDefault, TargetField, Text
+from adapters.entra import (
+    ENTRA_FIELDS,
+    LOGIN_HOST,
+    TOKEN_REFUSED,
+    TOKENS,
+    BearerApi,
+    EntraClient,
+    TokenCache,
+    odata_quote,
+)
+from adapters.errors import (
+    AdapterError,
+    AuthError,
+    ConfigError,
+    DataError,
+    PermissionError,
+)
+from adapters.http import HttpClient, HttpOptions, redact, transient_for_status
+from adapters.types import (
+    CheckResult,
+    CredentialField,
+    ExportResult,
+    IntegrationType,
+    MappingDefault,
+    ReferenceItem,
+    ReferenceKind,
+    TargetField,
+    Text,
+    Voucher,
+)
+from adapters.vouchers import (
+    amount,
+    chunks,
+    date_text,
+    failed,
+    spread_voucher_fields,
+    text_value,
+    unbalanced,
+)
+
+log = logging.getLogger(__name__)
 
 # Environment hosts: {org}.crm{N}.dynamics.com, also the {org}.api.crm{N} form (§3.1).
 HOST_PATTERN = r"[a-z0-9][a-z0-9-]*\.(api\.)?crm([0-9]{1,2})?\.dynamics\.com"
@@ -144,8 +192,356 @@ TYPE = IntegrationType(
 )
 
 
+API = "/api/data/v9.2"
+REFERENCE_COLUMN = "ll_reference"
+AMOUNT_COLUMN = "ll_amount"
+BALANCE_COLUMN = "ll_balancingaccount"
+DATE_COLUMNS = ("ll_date",)
+# References per `$filter` when reading back: keeps the URL well under 2,000 characters.
+READBACK_CHUNK = 25
+# Dataverse errors by code (ACCOUNTING_APIS §3.4).
+NOT_A_MEMBER = "0x80072560"
+API_BLOCKED = "0x80095ffc"
+MISSING_PRIVILEGE = "0x80040220"
+SEGMENT_NOT_FOUND = "0x8006088a"
+
+
 class DataverseAdapter(Adapter):
+    """Dataverse Web API with an Entra app token; one record per voucher line."""
+
     type = TYPE
+
+    def __init__(
+        self,
+        credentials: Mapping[str, str],
+        settings: AdapterSettings,
+        *,
+        options: HttpOptions | None = None,
+        tokens: TokenCache = TOKENS,
+    ) -> None:
+        super().__init__(credentials, settings)
+        self._secret = self.credentials.get("client_secret", "")
+        self.environment_url = (self.credentials.get("environment_url") or "").strip().rstrip("/")
+        self.table = (self.credentials.get("table") or "ll_expenselines").strip()
+        self.http = HttpClient(TYPE, settings, secrets=[self._secret], options=options)
+        self.entra = EntraClient(
+            self.http,
+            self.credentials,
+            self._resource(),
+            resource_field="environment_url",
+            cache=tokens,
+        )
+        self.api = BearerApi(
+            self.http, self.entra, {"OData-MaxVersion": "4.0", "OData-Version": "4.0"}
+        )
+
+    def _resource(self) -> str:
+        # The `.api.` host form shares the plain host's token audience (§3.1).
+        host = (urlsplit(self.environment_url).hostname or "").lower()
+        return "https://" + re.sub(r"\.api\.crm", ".crm", host, count=1)
+
+    def _url(self, path: str, query: Mapping[str, str] | None = None) -> str:
+        if not re.fullmatch(ENVIRONMENT_URL_PATTERN, self.environment_url):
+            raise ConfigError(BAD_ENVIRONMENT_URL, provider_code="address", field="environment_url")
+        url = f"{self.environment_url.lower()}{API}/{path}"
+        if query:
+            url += "?" + urlencode(query, quote_via=quote, safe="$'(),")
+        return url
+
+    def _table_path(self) -> str:
+        if not re.fullmatch(TABLE_PATTERN, self.table):
+            raise ConfigError(BAD_TABLE, provider_code="table", field="table")
+        return self.table
+
+    # -- test connection -------------------------------------------------------------------
+
+    def test_connection(self) -> list[CheckResult]:
+        def address() -> Text:
+            url = self._url("WhoAmI")
+            self.http.check_url(url)
+            self.http.check_url(self.entra.token_url)
+            self._table_path()
+            return Text(f"Adresse: {self.environment_url}", f"Address: {self.environment_url}")
+
+        def reachable() -> None:
+            self.http.probe(self.entra.token_url)
+            self.http.probe(self._url("WhoAmI"))
+
+        def authenticated() -> None:
+            self.entra.token()
+
+        def authorised() -> Text:
+            self._get(self._url("WhoAmI"))
+            return Text(
+                "Appen er applikasjonsbruker i miljøet.",
+                "The app is an application user in the environment.",
+            )
+
+        def ready() -> Text:
+            self._get(self._url(self._table_path(), {"$top": "1"}), table=True)
+            return Text(f"Tabellen {self.table} kan leses.", f"The table {self.table} is readable.")
+
+        return run_checks(
+            TYPE.checks,
+            {
+                "address": address,
+                "reachable": reachable,
+                "authenticated": authenticated,
+                "authorised": authorised,
+                "ready": ready,
+            },
+        )
+
+    # -- reference data --------------------------------------------------------------------
+
+    def reference_data(self, kind: ReferenceKind) -> list[ReferenceItem]:
+        # The HLF table holds expense lines only: Dataverse has no chart of accounts to read.
+        return []
+
+    # -- export ----------------------------------------------------------------------------
+
+    def export(self, vouchers: list[Voucher]) -> list[ExportResult]:
+        """One record per line, the balancing line last, so its record marks a whole voucher."""
+        table = self._table_path()
+        results = []
+        for voucher in vouchers:
+            problem = unbalanced(voucher, TYPE.batch_limit)
+            if problem is not None:
+                results.append(failed(voucher, problem, "not_sent"))
+                continue
+            results.append(self._send(table, voucher))
+        return results
+
+    def _send(self, table: str, voucher: Voucher) -> ExportResult:
+        created: list[str] = []
+        try:
+            for line in spread_voucher_fields(voucher, TYPE):
+                response = self.api.request(
+                    "POST",
+                    self._url(table),
+                    classify=self._classifier(table=True),
+                    idempotent=False,
+                    json=self._record(voucher, line),
+                    headers={"Content-Type": "application/json; charset=utf-8"},
+                )
+                created.append(_record_id(response.headers.get("OData-EntityId", "")))
+        except DataError as error:
+            self._remove(table, created)
+            return failed(voucher, error)
+        except AdapterError:
+            self._remove(table, created)
+            raise
+        return ExportResult(voucher.reference, external_id=created[0] if created else None)
+
+    def _record(self, voucher: Voucher, line: dict[str, Any]) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            REFERENCE_COLUMN: voucher.reference,
+            # A JSON number: Dataverse decimal columns take numbers; two decimals survive a
+            # float exactly at any amount an expense claim can have.
+            AMOUNT_COLUMN: float(amount(line["amount"])),
+        }
+        for name, value in line.items():
+            if name == "amount":
+                continue
+            try:
+                target = TYPE.target_field(name)
+            except KeyError:
+                continue
+            if target.data_type == "date":
+                record[name] = date_text(value)
+            else:
+                record[name] = text_value(value, target.max_length)
+        return record
+
+    def _remove(self, table: str, record_ids: list[str]) -> None:
+        """Best effort: take back the lines of a voucher that failed half way."""
+        for record_id in record_ids:
+            if not record_id:
+                continue
+            try:
+                self.api.request(
+                    "DELETE",
+                    self._url(f"{table}({record_id})"),
+                    classify=self._classifier(table=True),
+                )
+            except AdapterError as error:
+                log.warning(
+                    "could not remove a partly exported line from %s: %s",
+                    table,
+                    error.provider_code,
+                )
+
+    def find_exported(self, references: list[str]) -> dict[str, str]:
+        """References with a complete voucher (its balancing line exists) → first record id."""
+        table = self._table_path()
+        id_column = _id_column(table)
+        found: dict[str, str] = {}
+        for chunk in chunks(list(dict.fromkeys(references)), READBACK_CHUNK):
+            query = {
+                "$select": f"{REFERENCE_COLUMN},{BALANCE_COLUMN},{id_column}",
+                "$filter": " or ".join(f"{REFERENCE_COLUMN} eq {odata_quote(r)}" for r in chunk),
+                "$orderby": "createdon asc",
+            }
+            records = list(
+                self.api.pages(self._url(table, query), classify=self._classifier(table=True))
+            )
+            found.update(_complete(records, id_column))
+        return found
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    def _get(self, url: str, *, table: bool = False) -> dict[str, Any]:
+        response = self.api.request("GET", url, classify=self._classifier(table=table))
+        return response.json()
+
+    def _classifier(self, *, table: bool) -> Callable[[requests.Response], AdapterError | None]:
+        def classify(response: requests.Response) -> AdapterError | None:
+            return dataverse_error(
+                response, table=table, table_name=self.table, secrets=[self._secret]
+            )
+
+        return classify
+
+
+def _record_id(entity_id: str) -> str:
+    match = re.search(r"\(([0-9a-fA-F-]{36})\)\s*$", entity_id)
+    return match.group(1) if match else ""
+
+
+def _id_column(table: str) -> str:
+    # Dataverse names a table's key `{logical name}id`; entity sets are the plural.
+    logical = table[:-1] if table.endswith("s") else table
+    return f"{logical}id"
+
+
+def _complete(records: list[dict[str, Any]], id_column: str) -> dict[str, str]:
+    first: dict[str, str] = {}
+    complete: set[str] = set()
+    for record in records:
+        ref = record.get(REFERENCE_COLUMN)
+        if not ref:
+            continue
+        first.setdefault(ref, str(record.get(id_column) or ""))
+        if record.get(BALANCE_COLUMN):
+            complete.add(ref)
+    return {ref: record_id for ref, record_id in first.items() if ref in complete}
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+def dataverse_error(
+    response: requests.Response, *, table: bool, table_name: str, secrets: list[str]
+) -> AdapterError | None:
+    """The typed error for a Dataverse answer (ACCOUNTING_APIS §3.4), or None for success."""
+    status = response.status_code
+    if status < 300:
+        return None
+    transient = transient_for_status(response, TYPE.name.en)
+    if transient is not None:
+        return transient
+    code, message = _error_body(response)
+    if status == 401:
+        return AuthError(TOKEN_NOT_ACCEPTED, provider_code=TOKEN_REFUSED, field="tenant_id")
+    if code == NOT_A_MEMBER:
+        return PermissionError(NOT_APPLICATION_USER, provider_code=code, field="client_id")
+    if code == API_BLOCKED:
+        return PermissionError(APP_BLOCKED, provider_code=code, field="client_id")
+    if code == MISSING_PRIVILEGE:
+        match = re.search(r"missing (prv\w+) privilege", message)
+        privilege = match.group(1) if match else "?"
+        return PermissionError(
+            NO_PRIVILEGE.format(privilege=privilege, table=table_name), provider_code=code
+        )
+    if status == 403:
+        return PermissionError(FORBIDDEN, provider_code=code or "403", field="client_id")
+    if status == 404 and table:
+        return ConfigError(
+            TABLE_NOT_FOUND.format(table=table_name), provider_code=code or "404", field="table"
+        )
+    if status == 404:
+        return ConfigError(
+            ENVIRONMENT_NOT_FOUND, provider_code=code or "404", field="environment_url"
+        )
+    if status == 400:
+        detail = redact(message, secrets)[:300]
+        return DataError(REFUSED.format(detail=detail), provider_code=code or "400")
+    return ConfigError(UNEXPECTED.format(status=status), provider_code=code or str(status))
+
+
+def _error_body(response: requests.Response) -> tuple[str, str]:
+    try:
+        body = response.json()
+    except ValueError:
+        return "", ""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return "", ""
+    return str(error.get("code") or ""), str(error.get("message") or "")
+
+
+BAD_ENVIRONMENT_URL = Text(
+    "Miljøadressen må være på formen https://organisasjon.crm4.dynamics.com. Kopier "
+    "«Miljø-URL» fra Power Platform administrasjonssenter.",
+    "The environment URL must look like https://organisation.crm4.dynamics.com. Copy the "
+    "“Environment URL” from the Power Platform admin center.",
+)
+BAD_TABLE = Text(
+    "Tabellnavnet må være et entitetssettnavn med små bokstaver, f.eks. ll_expenselines.",
+    "The table must be an entity set name in lower case, e.g. ll_expenselines.",
+)
+TOKEN_NOT_ACCEPTED = Text(
+    "Dynamics godtok ikke tilgangsnøkkelen fra Microsoft. Sjekk at miljøadressen hører til "
+    "samme tenant som appregistreringen.",
+    "Dynamics did not accept Microsoft's access token. Check that the environment URL belongs "
+    "to the same tenant as the app registration.",
+)
+NOT_APPLICATION_USER = Text(
+    "Appen er ikke applikasjonsbruker i dette miljøet. I Power Platform administrasjonssenter: "
+    "Miljøer → miljøet → Innstillinger → Brukere + tillatelser → Applikasjonsbrukere → Ny "
+    "appbruker; velg appen (klient-ID-en) og gi den en sikkerhetsrolle.",
+    "The app is not an application user in this environment. In the Power Platform admin "
+    "center: Environments → the environment → Settings → Users + permissions → Application "
+    "users → New app user; choose the app (the client ID) and give it a security role.",
+)
+APP_BLOCKED = Text(
+    "En administrator har sperret denne appen for Dataverse-API-et. Be administratoren åpne "
+    "for klient-ID-en.",
+    "An administrator has blocked this app from the Dataverse API. Ask the administrator to "
+    "allow the client ID.",
+)
+NO_PRIVILEGE = Text(
+    "Appens sikkerhetsrolle mangler rettigheten {privilege} på tabellen {table}. Gi rollen "
+    "lese- og opprettetilgang til tabellen i Power Platform administrasjonssenter.",
+    "The app's security role lacks the privilege {privilege} on the table {table}. Give the "
+    "role read and create access to the table in the Power Platform admin center.",
+)
+FORBIDDEN = Text(
+    "Dynamics nektet appen tilgang. Sjekk at appen er applikasjonsbruker med en "
+    "sikkerhetsrolle i miljøet.",
+    "Dynamics refused the app access. Check that the app is an application user with a "
+    "security role in the environment.",
+)
+TABLE_NOT_FOUND = Text(
+    "Fant ikke tabellen {table} i miljøet. Sjekk entitetssettnavnet, og at Ledgerlink-løsningen "
+    "er installert.",
+    "The table {table} does not exist in the environment. Check the entity set name, and that "
+    "the Ledgerlink solution is installed.",
+)
+ENVIRONMENT_NOT_FOUND = Text(
+    "Fant ikke Dataverse-API-et på miljøadressen. Kopier «Miljø-URL» fra Power Platform "
+    "administrasjonssenter.",
+    "The Dataverse API was not found at the environment URL. Copy the “Environment URL” from "
+    "the Power Platform admin center.",
+)
+REFUSED = Text(
+    "Dynamics avviste linjen: {detail}. Rett opp feltkoblingen eller utlegget og send på nytt.",
+    "Dynamics refused the line: {detail}. Correct the field mapping or the claim and send again.",
+)
+UNEXPECTED = Text(
+    "Dynamics svarte uventet (HTTP {status}). Prøv igjen senere.",
+    "Dynamics gave an unexpected answer (HTTP {status}). Try again later.",
+)
 
 
 register(DataverseAdapter)
