@@ -44,6 +44,25 @@ def oidc_provider():
 
 
 @pytest.fixture(scope="session")
+def sandbox_server():
+    """The accounting sandbox on loopback for the whole run (burst limit off)."""
+    from sandbox.testing import running_sandbox
+
+    with running_sandbox() as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server):
+    """A client for the sandbox's inspection API, reset before each test."""
+    from sandbox.client import SandboxClient
+
+    client = SandboxClient(sandbox_server.url)
+    client.reset()
+    return client
+
+
+@pytest.fixture(scope="session")
 def migrated(postgres_url):
     """Apply the migrations once per run."""
     from webapp.db import init_database
@@ -64,7 +83,7 @@ def _truncate_all(database) -> None:
 
 
 @pytest.fixture
-def app_config(migrated, oidc_provider, tmp_path):
+def app_config(migrated, oidc_provider, sandbox_server, tmp_path):
     return {
         "ENV_NAME": "testing",
         "TESTING": True,
@@ -77,6 +96,13 @@ def app_config(migrated, oidc_provider, tmp_path):
         "ADMIN_EMAILS": ["admin@example.org"],
         "VAULT_KEYRING_FILE": str(tmp_path / "vault-keyring.json"),
         "SERVER_NAME": "localhost",
+        "SANDBOX_URL": sandbox_server.url,
+        # Small retry budget so failure paths finish quickly in tests.
+        "ADAPTER_CONNECT_TIMEOUT": 2.0,
+        "ADAPTER_READ_TIMEOUT": 5.0,
+        "ADAPTER_MAX_ATTEMPTS": 2,
+        "ADAPTER_MAX_RETRY_SECONDS": 2.0,
+        "ADAPTER_BACKOFF_BASE": 0.05,
         "AUTO_MIGRATE": False,
     }
 
