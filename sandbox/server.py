@@ -26,8 +26,12 @@ class SandboxServer:
         self.state = state
         host, port = server.server_address[:2]
         self.url = f"http://{host}:{port}"
+        # A short poll interval keeps shutdown() fast; tests start one sandbox per test.
         self._thread = threading.Thread(
-            target=server.serve_forever, name=f"sandbox-{port}", daemon=True
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name=f"sandbox-{port}",
+            daemon=True,
         )
 
     def start(self) -> SandboxServer:
