@@ -17,7 +17,6 @@ from adapters.defaults import standard_checks, standard_mapping
 from adapters.entra import (
     ENTRA_FIELDS,
     LOGIN_HOST,
-    TOKEN_REFUSED,
     TOKENS,
     BearerApi,
     EntraClient,
@@ -442,7 +441,7 @@ def dataverse_error(
         return transient
     code, message = _error_body(response)
     if status == 401:
-        return AuthError(TOKEN_NOT_ACCEPTED, provider_code=TOKEN_REFUSED, field="tenant_id")
+        return AuthError(TOKEN_NOT_ACCEPTED, provider_code="401", field="tenant_id")
     if code == NOT_A_MEMBER:
         return PermissionError(NOT_APPLICATION_USER, provider_code=code, field="client_id")
     if code == API_BLOCKED:

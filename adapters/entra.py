@@ -366,10 +366,6 @@ _ENTRA_ERRORS: dict[str, _Entry] = {
 
 # --- calling an API with the token -------------------------------------------------------------
 
-# provider_code of the AuthError an API classifier returns when it refused the bearer token
-# itself (expired, revoked, wrong audience): worth one retry with a fresh token.
-TOKEN_REFUSED = "401"
-
 
 class BearerApi:
     """Requests to one Microsoft API with an Entra token, and OData paging."""
@@ -394,21 +390,33 @@ class BearerApi:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
-        """Send with a bearer token; a token the API refuses is renewed once."""
+        """Send with a bearer token; when the API answers 401, renew the token once.
+
+        A cached token can be refused before its stated expiry (revoked, or the app's
+        registration changed), and a fresh one is cheap to try; a second 401 is the answer.
+        """
         for renewed in (False, True):
             token = self.entra.token()
             all_headers = {**self.headers, **(headers or {}), "Authorization": f"Bearer {token}"}
+            statuses: list[int] = []
+
+            def noting(
+                response: requests.Response, statuses: list[int] = statuses
+            ) -> AdapterError | None:
+                statuses.append(response.status_code)
+                return classify(response)
+
             try:
                 return self.http.request(
                     method,
                     url,
-                    classify=classify,
+                    classify=noting,
                     idempotent=idempotent,
                     json=json,
                     headers=all_headers,
                 )
-            except AuthError as error:
-                if renewed or error.provider_code != TOKEN_REFUSED:
+            except AdapterError:
+                if renewed or not statuses or statuses[-1] != 401:
                     raise
                 self.entra.invalidate()
         raise AssertionError("unreachable")
