@@ -130,7 +130,12 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _load_user() -> None:
+    from flask_babel import refresh
+
     from webapp.access import load_user
+
+    # The locale is chosen per request (an app context can outlive one request in tests).
+    refresh()
 
     if request.endpoint not in ("static", "health.healthz", "health.readyz"):
         load_user()
