@@ -22,7 +22,14 @@ from adapters.errors import (
     PermissionError,
     TransientError,
 )
-from adapters.http import HttpClient, HttpOptions, fingerprint, redact, shared_limiter
+from adapters.http import (
+    HttpClient,
+    HttpOptions,
+    fingerprint,
+    redact,
+    shared_limiter,
+    transient_for_status,
+)
 from adapters.types import (
     CheckResult,
     Choice,
@@ -540,6 +547,10 @@ class XledgerAdapter(Adapter):
         except ValueError:
             body = None
         errors = body.get("errors") if isinstance(body, dict) else None
+        # 429 and 5xx first: their Retry-After matters more than whatever the body says.
+        transient = transient_for_status(response, TYPE.name.en)
+        if transient is not None:
+            return transient
         if errors:
             return xledger_error(errors[0], response.status_code, [self._token])
         if response.status_code >= 300 or not isinstance(body, dict) or "data" not in body:
@@ -638,6 +649,8 @@ def xledger_error(error: dict[str, Any], status: int, secrets: list[str]) -> Ada
         return PermissionError(
             NO_ACCESS.format(area=area), provider_code=code or "FORBIDDEN", field="api_token"
         )
+    if message.startswith("Too many requests"):
+        return TransientError(RATE_LIMITED, provider_code=code or "429", retry_after=BURST_WAIT)
     if message.startswith("Your query timed out"):
         return TransientError(QUERY_TIMEOUT, provider_code="QUERY_TIMEOUT")
     if message.startswith("Cannot query field"):
