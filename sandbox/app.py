@@ -51,11 +51,11 @@ def create_sandbox_app(state: SandboxState | None = None) -> Flask:
         # Method, host, path and status only: never headers, query strings or bodies, which
         # carry tokens and client secrets.
         host, _, rest = request.path.lstrip("/").partition("/")
-        if host != "_sandbox" and api_family(host) is not None:
+        if host not in ("_sandbox", "favicon.ico"):
             app.config["SANDBOX_STATE"].log_request(
                 {
                     "at": iso_utc(),
-                    "api": api_family(host),
+                    "api": api_family(host) or "unknown",
                     "method": request.method,
                     "host": host,
                     "path": "/" + rest,
@@ -82,5 +82,9 @@ def create_sandbox_app(state: SandboxState | None = None) -> Flask:
         if family is None:
             return json_response({"error": "unknown host"}, 404)
         return json_response({"error": "not found"}, 404)
+
+    @app.errorhandler(405)
+    def method_not_allowed(_error: Exception) -> Response:
+        return json_response({"error": f"method {request.method} not allowed here"}, 405)
 
     return app

@@ -209,12 +209,13 @@ class SandboxState:
 
     def take_faults(self, identities: Iterable[str], kinds: Iterable[str]) -> list[Fault]:
         """Faults of `kinds` that match any identity, counting this request against them."""
-        wanted = set(identities) | {"*"}
+        # Case-insensitive: GUIDs and hosts arrive in either case.
+        wanted = {identity.lower() for identity in identities if identity} | {"*"}
         kinds = set(kinds)
         taken = []
         with self.lock:
             for fault in list(self.faults):
-                if fault.kind not in kinds or fault.target not in wanted:
+                if fault.kind not in kinds or fault.target.lower() not in wanted:
                     continue
                 taken.append(fault)
                 if fault.remaining is not None:

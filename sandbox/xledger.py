@@ -161,7 +161,7 @@ def _filter(nodes: list[dict], filters: dict[str, Any], type_name: str) -> list[
             if key.endswith(suffix):
                 field, operator = key[: -len(suffix)], suffix
                 break
-        if nodes and field not in nodes[0]:
+        if nodes and not any(field in node for node in nodes):
             raise ValueError(f'Field "{key}" is not defined by type "{type_name}_Filter".')
         result = [n for n in result if _matches(n.get(field), operator, wanted)]
     return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,10 +18,18 @@ BC_SCOPE = "https://api.businesscentral.dynamics.com/.default"
 DV_SCOPE = f"{demo.DATAVERSE_URL}/.default"
 
 
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
+@pytest.fixture(scope="session")
+def shared_sandbox() -> Iterator[SandboxServer]:
     with running_sandbox() as server:
         yield server
+
+
+@pytest.fixture
+def sandbox(shared_sandbox: SandboxServer) -> SandboxServer:
+    """The session's sandbox, back at its demo start (a reset is far cheaper than a restart)."""
+    shared_sandbox.state.clock = time.monotonic
+    shared_sandbox.state.reset()
+    return shared_sandbox
 
 
 @pytest.fixture

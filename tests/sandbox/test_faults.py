@@ -8,6 +8,8 @@ import pytest
 import requests
 
 from sandbox import demo
+from sandbox.client import SandboxClient
+from sandbox.testing import running_sandbox
 from tests.sandbox.conftest import access_token, bc_url, bearer, dv_url, token_request, xledger
 
 TYPENAME = "{ __typename }"
@@ -45,13 +47,16 @@ def test_latency_fault_delays_only_its_target(sandbox, control):
     assert time.monotonic() - started >= 0.3
 
 
-def test_timeout_fault_outlasts_the_client_read_timeout(sandbox, control):
-    token = access_token(sandbox, scope=f"{demo.DATAVERSE_URL}/.default")
-    control.set_fault(token, "timeout", count=1, seconds=0.6)
-    with pytest.raises(requests.exceptions.ReadTimeout):
-        requests.get(dv_url(sandbox, "WhoAmI"), headers=bearer(token), timeout=(2, 0.2))
-    ok = requests.get(dv_url(sandbox, "WhoAmI"), headers=bearer(token), timeout=5)
-    assert ok.status_code == 200
+def test_timeout_fault_outlasts_the_client_read_timeout():
+    # A sandbox of its own: the sleeping request finishes after this test has moved on.
+    with running_sandbox() as sandbox:
+        control = SandboxClient(sandbox.url)
+        token = access_token(sandbox, scope=f"{demo.DATAVERSE_URL}/.default")
+        control.set_fault(token, "timeout", count=1, seconds=0.6)
+        with pytest.raises(requests.exceptions.ReadTimeout):
+            requests.get(dv_url(sandbox, "WhoAmI"), headers=bearer(token), timeout=(2, 0.2))
+        ok = requests.get(dv_url(sandbox, "WhoAmI"), headers=bearer(token), timeout=5)
+        assert ok.status_code == 200
 
 
 def test_xledger_timeout_says_query_timed_out(sandbox, control):
@@ -120,3 +125,17 @@ def test_bad_fault_requests_are_refused(sandbox, body):
     response = requests.post(f"{sandbox.url}/_sandbox/api/faults", json=body, timeout=5)
     assert response.status_code == 400
     assert "error" in response.json()
+
+
+def test_revoked_fault_on_an_xledger_token(sandbox, control):
+    other = control.new_xledger_token()
+    control.set_fault(other, "revoked", count=1)
+    body = xledger(sandbox, TYPENAME, token=other).json()
+    assert body["errors"][0]["code"] == "UNAUTHENTICATED"
+    assert "data" in xledger(sandbox, TYPENAME).json()
+    assert "data" in xledger(sandbox, TYPENAME, token=other).json()
+
+
+def test_fault_targets_match_case_insensitively(sandbox, control):
+    control.set_fault(demo.CLIENT_ID.upper(), "status", count=1)
+    assert token_request(sandbox).status_code == 503
