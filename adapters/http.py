@@ -252,6 +252,16 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+# Provider codes of answers that refuse a request before doing anything with it.
+THROTTLE_CODES = frozenset(
+    {
+        "429",
+        "BAD_REQUEST.BURST_RATE_LIMIT_REACHED",
+        "BAD_REQUEST.CONCURRENCY_LIMIT_REACHED",
+        "BAD_REQUEST.INSUFFICIENT_CREDITS",
+    }
+)
+
 TIMEOUT = Text(
     "{system} svarte ikke i tide. Ledgerlink prøver igjen senere.",
     "{system} did not answer in time. Ledgerlink will try again later.",
@@ -470,7 +480,9 @@ class HttpClient:
             return False
         if failure.provider_code == "tls":
             return False
-        return idempotent or not may_have_arrived
+        # A throttled request was turned away before any work was done, whatever its method.
+        refused_unprocessed = failure.provider_code in THROTTLE_CODES
+        return idempotent or not may_have_arrived or refused_unprocessed
 
     def _attempt(
         self,
