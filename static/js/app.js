@@ -102,11 +102,9 @@
     if (!(root instanceof Element) || !document.body.contains(root)) return;
     if (!userAsked(evt.detail) && !focusWasLost()) return;
     var target = findFocusTarget(root);
-    if (!target) return;
-    // Already inside the new content (htmx restored it by id): leave it there.
-    if (root.contains(document.activeElement) && document.activeElement !== document.body) {
-      if (!target.matches(".error-summary")) return;
-    }
+    if (!target || target === document.activeElement) return;
+    // Even when htmx has restored focus to a same-id control (the new step's Next
+    // button), the reader must start at the new content, so the move still happens.
     if (handled && xhr) handled.add(xhr);
     focusElement(target);
   });
