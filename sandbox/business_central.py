@@ -28,23 +28,46 @@ bp = Blueprint("business_central", __name__)
 BASE = "/api.businesscentral.dynamics.com/v2.0/<tenant>/<environment>/api/v2.0"
 _SEGMENT = re.compile(r"^(?P<name>[A-Za-z][\w.]*)(?:\((?P<key>[^)]*)\))?$")
 CREATED = "2024-01-01T00:00:00Z"
-# Writable journal line properties (dynamics_journalline.md); others are refused as BC does.
-LINE_FIELDS = {
-    "lineNumber",
-    "accountType",
-    "accountId",
-    "accountNumber",
-    "postingDate",
-    "documentNumber",
-    "externalDocumentNumber",
-    "amount",
-    "description",
-    "comment",
-    "taxCode",
-    "balanceAccountType",
-    "balancingAccountId",
-    "balancingAccountNumber",
+# Writable journal line properties and their OData types (dynamics_journalline.md); others
+# are refused as BC does.
+LINE_TYPES = {
+    "lineNumber": "Int32",
+    "accountType": "String",
+    "accountId": "Guid",
+    "accountNumber": "String",
+    "postingDate": "Date",
+    "documentNumber": "String",
+    "externalDocumentNumber": "String",
+    "amount": "Decimal",
+    "description": "String",
+    "comment": "String",
+    "taxCode": "String",
+    "balanceAccountType": "String",
+    "balancingAccountId": "Guid",
+    "balancingAccountNumber": "String",
 }
+LINE_FIELDS = set(LINE_TYPES)
+_GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+
+def _has_type(value: Any, edm_type: str) -> bool:
+    if edm_type == "Decimal":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if edm_type == "Int32":
+        return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31
+    if not isinstance(value, str):
+        return False
+    if edm_type == "Guid":
+        return re.fullmatch(_GUID, value) is not None
+    if edm_type == "Date":
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            return False
+        return re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) is not None
+    return True
+
+
 # Operation → the object named in a missing-permission message.
 PERMISSION_OBJECTS = {
     ("GET", "accounts"): "TableData 15 G/L Account Read",
@@ -243,14 +266,18 @@ def _create_line(state: SandboxState, context: str, journal_id: str) -> Response
                 f"The property '{field}' does not exist on type 'Microsoft.NAV.journalLine'. "
                 "Make sure to only use property names that are defined by the type.",
             )
+    # null counts as absent; any other value must have the property's OData type.
+    body = {key: value for key, value in body.items() if value is not None}
+    for field, value in body.items():
+        edm_type = LINE_TYPES[field]
+        if not _has_type(value, edm_type):
+            return bc_error(
+                400,
+                "BadRequest",
+                f"Cannot convert a primitive value to the expected type 'Edm.{edm_type}'. See "
+                "the inner exception for more details.",
+            )
     amount = body.get("amount", 0)
-    if isinstance(amount, bool) or not isinstance(amount, int | float):
-        return bc_error(
-            400,
-            "BadRequest",
-            "Cannot convert a primitive value to the expected type 'Edm.Decimal'. See the inner "
-            "exception for more details.",
-        )
     account = _account(body.get("accountNumber"), body.get("accountId"))
     if body.get("accountType", "G/L Account") == "G/L Account" and account is None:
         number = body.get("accountNumber") or body.get("accountId") or ""

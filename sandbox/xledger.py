@@ -276,10 +276,12 @@ def _add_gl_import_items(state: SandboxState, host: str, arguments: dict[str, An
 
 def _validate_and_post(state: SandboxState, host: str, items: list[dict], now: str) -> None:
     """Post each balanced, fully known voucher; record one error row per bad line otherwise."""
-    vouchers: dict[Any, list[dict]] = {}
+    vouchers: dict[str, list[dict]] = {}
     for item in items:
-        vouchers.setdefault(item["trRegNumber"], []).append(item)
-    for tr_reg_number, lines in vouchers.items():
+        # Keyed by JSON text: a malformed trRegNumber (a list, say) must not crash grouping.
+        vouchers.setdefault(json.dumps(item["trRegNumber"]), []).append(item)
+    for lines in vouchers.values():
+        tr_reg_number = lines[0]["trRegNumber"]
         problems = {line["dbId"]: _line_problems(line) for line in lines}
         amounts = [_amount(line.get("amount")) for line in lines]
         if all(a is not None for a in amounts) and sum(amounts, Decimal(0)) != 0:
@@ -307,6 +309,9 @@ def _validate_and_post(state: SandboxState, host: str, items: list[dict], now: s
 
 def _line_problems(line: dict) -> list[str]:
     problems = []
+    number = line.get("trRegNumber")
+    if number is not None and (isinstance(number, bool) or not isinstance(number, int)):
+        problems.append(f"Voucher number (trRegNumber) '{number}' is not an integer")
     amount = line.get("amount")
     if amount is None:
         problems.append("Amount is required")

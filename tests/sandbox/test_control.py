@@ -85,10 +85,39 @@ def test_page_buttons_revoke_expire_and_inject(sandbox):
     assert "nothing changed" in invalid.text
 
 
-def test_page_shows_posted_vouchers(sandbox):
+def test_page_shows_what_each_system_holds(sandbox):
     xledger(sandbox, ADD, {"inputs": voucher(20260217, "claim-page")})
+    token = access_token(sandbox)
+    journals = requests.get(
+        bc_url(sandbox, f"companies({demo.BC_COMPANY_ID})/journals"),
+        headers=bearer(token),
+        timeout=5,
+    ).json()["value"]
+    lines_url = bc_url(
+        sandbox, f"companies({demo.BC_COMPANY_ID})/journals({journals[0]['id']})/journalLines"
+    )
+    for account, amount in (("7150", 400), ("2910", -400)):
+        requests.post(
+            lines_url,
+            json={
+                "accountNumber": account,
+                "amount": amount,
+                "documentNumber": "BC-PAGE",
+                "externalDocumentNumber": "claim-bc",
+            },
+            headers=bearer(token),
+            timeout=5,
+        )
+    requests.post(
+        dv_url(sandbox, demo.DATAVERSE_TABLE),
+        json={"ll_reference": "claim-dv"},
+        headers=bearer(access_token(sandbox, scope=DV_SCOPE)),
+        timeout=5,
+    )
     page = requests.get(f"{sandbox.url}/_sandbox/", timeout=5).text
     assert "Voucher 20260217" in page and "claim-page" in page
+    assert "Journal lines waiting to be posted" in page and "claim-bc" in page
+    assert "ll_reference=claim-dv" in page
 
 
 def test_request_log_never_holds_tokens_or_secrets(sandbox, control):
