@@ -447,9 +447,9 @@ class XledgerAdapter(Adapter):
         # that the good ones go through and the bad one is named.
         try:
             return self._send(batch)
-        except DataError as error:
+        except _CallRefused as refused:
             if len(batch) == 1:
-                return [failed(batch[0], error)]
+                return [failed(batch[0], refused.error)]
         return [result for voucher in batch for result in self._send_isolating([voucher])]
 
     def _send(self, batch: list[Voucher]) -> list[ExportResult]:
@@ -457,7 +457,12 @@ class XledgerAdapter(Adapter):
         for voucher in batch:
             for index, node in enumerate(self._nodes(voucher)):
                 inputs.append({"clientId": f"{voucher.reference}#{index}", "node": node})
-        data = self._graphql(ADD_GL_IMPORT_ITEMS, {"inputs": inputs}, idempotent=False)
+        try:
+            data = self._graphql(ADD_GL_IMPORT_ITEMS, {"inputs": inputs}, idempotent=False)
+        except DataError as error:
+            # Only a refusal of the mutation itself means nothing was stored; a failure of the
+            # readback below must never make us send the same lines again.
+            raise _CallRefused(error) from error
         edges = data["addGLImportItems"]["edges"]
         ids = {edge["clientId"]: str(edge["node"]["dbId"]) for edge in edges}
         errors = self._errors_for([v.reference for v in batch])
@@ -588,6 +593,14 @@ class XledgerAdapter(Adapter):
             if not edges or not (connection.get("pageInfo") or {}).get("hasNextPage"):
                 return
             after = edges[-1]["cursor"]
+
+
+class _CallRefused(Exception):
+    """addGLImportItems refused the whole call for its data: nothing of it was stored."""
+
+    def __init__(self, error: DataError) -> None:
+        super().__init__(error.provider_code)
+        self.error = error
 
 
 def _voucher_errors(errors: list[dict[str, Any]], voucher: Voucher, item_ids: set) -> list[str]:

@@ -163,14 +163,17 @@ def test_resource_errors_without_a_resource_field_name_the_tenant_problem() -> N
     assert "tenant" in error.message.en
 
 
-def test_throttled_token_endpoint_is_transient(
+def test_throttled_token_endpoint_is_retried(
     dataverse: Make, control: SandboxClient, sleeps
 ) -> None:
     control.set_fault(demo.CLIENT_ID, "rate_limit", count=1, retry_after=1)
     dataverse().find_exported(["LL-1"])
     assert sleeps == [1.0]
+
+
+def test_token_endpoint_down_is_transient(dataverse: Make, control: SandboxClient) -> None:
     control.set_fault(demo.CLIENT_ID, "status", status=503)
-    adapter = dataverse(client_id=demo.CLIENT_ID, client_secret=demo.CLIENT_SECRET + "")
-    adapter.entra.invalidate()
-    with pytest.raises(TransientError):
-        adapter.find_exported(["LL-1"])
+    with pytest.raises(TransientError) as caught:
+        dataverse().find_exported(["LL-1"])
+    assert caught.value.provider_code == "503"
+    assert len(seen(control, "entra")) == 3

@@ -425,3 +425,31 @@ def test_non_2xx_without_errors_is_an_error(make: Make, settings) -> None:
 
 def test_demo_token_works_on_the_production_host_too(xledger: Make) -> None:
     assert xledger(**{**XLEDGER, "environment": "production"}).reference_data("project")
+
+
+def test_a_refused_call_is_split_so_good_vouchers_go_through(make: Make, settings) -> None:
+    # Xledger refuses a whole mutation for one bad value; the adapter then sends one voucher
+    # at a time. The stub refuses any call that contains the bad voucher's number.
+    calls = []
+
+    def answer(method, path, body):
+        if "addGLImportItems" in body["query"]:
+            numbers = {i["node"]["trRegNumber"] for i in body["variables"]["inputs"]}
+            calls.append(sorted(numbers))
+            if 31 in numbers:
+                error = {"message": "Bad value", "extensions": {"code": "INVALID_VALUE"}}
+                return 200, {}, {"errors": [error]}
+            edges = [
+                {"clientId": i["clientId"], "node": {"dbId": str(n)}}
+                for n, i in enumerate(body["variables"]["inputs"], start=1)
+            ]
+            return 200, {}, {"data": {"addGLImportItems": {"edges": edges}}}
+        return 200, {}, {"data": {"glImportItemErrors": connection()}}
+
+    with stub_server(answer) as url:
+        results = make(settings=replace(settings, sandbox_url=url)).export(
+            [voucher(30, "1"), voucher(31, "2"), voucher(32, "3")]
+        )
+    assert [r.ok for r in results] == [True, False, True]
+    assert results[1].provider_code == "INVALID_VALUE"
+    assert calls == [[30, 31, 32], [30], [31], [32]]
