@@ -19,7 +19,8 @@ install: $(STAMP) assets translations
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	# The repository root on sys.path (what an editable install would do, without a build).
+	$(PY) -c 'import pathlib, site; pathlib.Path(site.getsitepackages()[0], "ledgerlink.pth").write_text(str(pathlib.Path.cwd()) + "\n")'
 	touch $(STAMP)
 
 assets: static/vendor/htmx.min.js
@@ -30,7 +31,7 @@ static/vendor/htmx.min.js: package.json package-lock.json
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
 
 translations: $(STAMP)
-	$(VENV)/bin/pybabel compile -q -d translations
+	$(VENV)/bin/pybabel compile -d translations >/dev/null
 
 # Debian's Chromium for the browser tests; Playwright never downloads a browser here.
 chromium:

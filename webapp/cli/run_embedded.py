@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import threading
+import warnings
 from contextlib import ExitStack
 
 from werkzeug.serving import run_simple
@@ -29,21 +30,31 @@ def _demo_identity_provider(stack: ExitStack, port: int) -> str:
             claims={"email": "frivillig@demo.ledgerlink.no", "name": "Demo Frivillig"},
         ),
     ]
-    server = stack.enter_context(
-        run_server_in_thread(port=port, require_nonce=True, user_claims=users)
-    )
+    try:
+        server = stack.enter_context(
+            run_server_in_thread(port=port, require_nonce=True, user_claims=users)
+        )
+    except OSError:  # the usual port is taken: any free one will do, the URL is printed
+        server = stack.enter_context(
+            run_server_in_thread(port=0, require_nonce=True, user_claims=users)
+        )
     return f"http://localhost:{server.server_port}"
 
 
 def _sandbox(stack: ExitStack) -> str:
     from sandbox.server import serve
 
-    server = serve(port=SANDBOX_PORT, burst_limit=True)
+    try:
+        server = serve(port=SANDBOX_PORT, burst_limit=True)
+    except (OSError, SystemExit):  # the usual port is taken: any free one will do
+        server = serve(port=0, burst_limit=True)
     stack.callback(server.shutdown)
     return server.url
 
 
 def main() -> int:
+    # The demo provider imports authlib modules that warn about their own future; not ours.
+    warnings.filterwarnings("ignore", message=".*(authlib|httpx).*")
     os.environ.setdefault("LEDGERLINK_ENV", "development")
     port = int(os.environ.get("PORT", "5000"))
     with ExitStack() as stack:
