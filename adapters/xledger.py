@@ -603,7 +603,9 @@ class _CallRefused(Exception):
         self.error = error
 
 
-def _voucher_errors(errors: list[dict[str, Any]], voucher: Voucher, item_ids: set) -> list[str]:
+def _voucher_errors(
+    errors: list[dict[str, Any]], voucher: Voucher, item_ids: set[str | None]
+) -> list[str]:
     """Messages of the error rows that belong to this call's lines of `voucher`."""
     messages = []
     for error in errors:
