@@ -55,3 +55,26 @@ def test_works_at_320_px_without_horizontal_scrolling(phone, sign_in, make):
     sign_in(phone, "koordinator@demo.ledgerlink.no")
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 320
+
+
+def test_service_worker_caches_static_assets_only(page, sign_in, make):
+    org = make.org("Demoforeningen", slug="demoforeningen")
+    make.member(org, "koordinator@demo.ledgerlink.no", "coordinator_admin")
+    sign_in(page, "koordinator@demo.ledgerlink.no")
+    page.wait_for_function(
+        "navigator.serviceWorker.getRegistration().then(r => !!(r && r.active))", polling=100
+    )
+    page.reload()
+    page.goto("/o/demoforeningen/")
+    urls = page.evaluate(
+        """async () => {
+            const out = [];
+            for (const name of await caches.keys()) {
+                const cache = await caches.open(name);
+                for (const request of await cache.keys()) out.push(request.url);
+            }
+            return out;
+        }"""
+    )
+    assert any(u.endswith("/static/offline.html") for u in urls)
+    assert urls and all("/static/" in u for u in urls), urls
