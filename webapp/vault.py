@@ -238,6 +238,9 @@ class KeyringStore(Protocol):
     source: str  # the setting it comes from, for messages
     writable: bool
 
+    @property
+    def description(self) -> str: ...
+
     def load(self) -> Keyring: ...
 
     def save(self, keyring: Keyring) -> None: ...
@@ -268,6 +271,10 @@ class MemoryKeyringStore:
     def __repr__(self) -> str:
         return "MemoryKeyringStore()"
 
+    @property
+    def description(self) -> str:
+        return "in memory"
+
     def load(self) -> Keyring:
         return self._keyring
 
@@ -292,6 +299,10 @@ class EnvKeyringStore:
 
     def __repr__(self) -> str:
         return f"EnvKeyringStore(source={self.source!r})"
+
+    @property
+    def description(self) -> str:
+        return f"the {self.source} variable (read-only)"
 
     def load(self) -> Keyring:
         try:
@@ -329,6 +340,10 @@ class FileKeyringStore:
 
     def __repr__(self) -> str:
         return f"FileKeyringStore(path={str(self.path)!r})"
+
+    @property
+    def description(self) -> str:
+        return f"{self.path} (file from {self.source})"
 
     def exists(self) -> bool:
         return self.path.exists()
@@ -792,7 +807,7 @@ class Vault:
         keys = self._keys
         counts = self.token_counts()
         return {
-            "source": self._store.source,
+            "source": self._store.description,
             "writable": self._store.writable,
             "active": keys.active,
             "keys": list(keys.key_ids),
@@ -983,7 +998,7 @@ def keyring_store_for(app) -> KeyringStore:
     if path:
         store = FileKeyringStore(path)
         if env_name != "production" and not store.exists():
-            _create_dev_keyring(store)
+            _create_dev_keyring(store, env_name)
         return store
     if env_name == "production":
         raise ConfigurationError(
@@ -994,13 +1009,16 @@ def keyring_store_for(app) -> KeyringStore:
         )
     store = FileKeyringStore(Path(app.instance_path) / DEV_KEYRING_NAME)
     if not store.exists():
-        _create_dev_keyring(store)
+        _create_dev_keyring(store, env_name)
     return store
 
 
-def _create_dev_keyring(store: FileKeyringStore) -> None:
+def _create_dev_keyring(store: FileKeyringStore, env_name: str) -> None:
     if store.create(Keyring.generate()):
-        logger.warning(
+        # Tests create one per app; only a developer needs the warning.
+        level = logging.INFO if env_name == "testing" else logging.WARNING
+        logger.log(
+            level,
             "vault: created a development keyring at %s; production refuses to start without "
             "%s, and credentials saved under this keyring cannot be read without this file",
             store.path,

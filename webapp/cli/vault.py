@@ -23,8 +23,7 @@ def status_command() -> None:
     vault = get_vault()
     with db.connection_context():
         info = vault.status()
-    mode = "read-only" if not info["writable"] else "writable"
-    click.echo(f"keyring: {info['source']} ({mode})")
+    click.echo(f"keyring: {info['source']}")
     click.echo(f"active key: {info['active']}")
     width = max(len(kid) for kid in [*info["tokens"], *info["unknown"]])
     for kid, count in info["tokens"].items():
@@ -64,7 +63,7 @@ def rotate_command() -> None:
     help="Tokens re-encrypted and committed per transaction.",
 )
 def rewrap_command(batch_size: int) -> None:
-    """Re-encrypt every token under the active key, in committed batches (resumable)."""
+    """Re-encrypt every token under the active key (resumable, in committed batches)."""
     vault = get_vault()
     progress: list[RewrapResult] = []
     try:
@@ -88,7 +87,7 @@ def rewrap_command(batch_size: int) -> None:
 @vault_cli.command("retire")
 @click.argument("kid")
 def retire_command(kid: str) -> None:
-    """Remove key KID from the keyring; refused while it is active or any token uses it."""
+    """Remove key KID; refused while it is active or any token still uses it."""
     vault = get_vault()
     try:
         with db.connection_context():
