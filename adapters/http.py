@@ -91,11 +91,24 @@ def _address_error(host: str, en: str, nb: str, code: str = "address") -> Addres
     )
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
 def refuse_address(host: str, ip: str, *, allow_local: bool = False) -> None:
     """Raise AddressError unless `ip` is a public unicast address (or local when allowed)."""
     address = ipaddress.ip_address(ip.split("%", 1)[0])
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        # IPv4 carried inside IPv6 (mapped, 6to4, NAT64) is judged as the IPv4 it carries.
+        if address.ipv4_mapped or address.sixtofour:
+            address = address.ipv4_mapped or address.sixtofour
+        elif address in _NAT64:
+            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        elif address.teredo:
+            raise _address_error(
+                host,
+                "tunnelled addresses are not allowed.",
+                "tunnelerte adresser er ikke tillatt.",
+            )
     local = address.is_loopback or address.is_private
     if allow_local and local and not address.is_link_local:
         return

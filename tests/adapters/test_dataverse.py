@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from adapters.dataverse import DataverseAdapter
-from adapters.errors import AuthError, PermissionError, TransientError
+from adapters.dataverse import DataverseAdapter, dataverse_error
+from adapters.errors import AuthError, ConfigError, DataError, PermissionError, TransientError
 from adapters.types import Voucher
 from sandbox import demo
 from sandbox.client import SandboxClient
@@ -173,3 +173,46 @@ def test_missing_create_privilege_stops_the_export(dataverse: Make, control: San
     with pytest.raises(PermissionError) as caught:
         dataverse().export([voucher(8, "1")])
     assert "prvCreate" in caught.value.message.en
+
+
+def response(status: int, code: str | None, message: str = ""):
+    import json
+
+    import requests
+
+    built = requests.Response()
+    built.status_code = status
+    body = {"error": {"code": code, "message": message}} if code else None
+    built._content = json.dumps(body).encode() if body else b""
+    return built
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "table", "kind", "field"),
+    [
+        (401, None, False, AuthError, "tenant_id"),
+        (403, "0x80072560", False, PermissionError, "client_id"),
+        (403, "0x80095ffc", False, PermissionError, "client_id"),
+        (403, "0x80040220", True, PermissionError, None),
+        (404, "0x8006088a", True, ConfigError, "table"),
+        (404, "0x8006088a", False, ConfigError, "environment_url"),
+        (429, "0x80072322", True, TransientError, None),
+        (503, None, True, TransientError, None),
+        (400, "0x80060891", True, DataError, None),
+    ],
+)
+def test_every_documented_error_is_typed(status, code, table, kind, field) -> None:
+    error = dataverse_error(
+        response(status, code, "Principal user is missing prvCreatell_x privilege"),
+        table=table,
+        table_name="ll_expenselines",
+        secrets=[],
+    )
+    assert type(error) is kind and error.field == field
+    assert error.message.nb and error.message.en
+
+
+def test_redirect_elsewhere_fails_the_check(dataverse: Make, control: SandboxClient) -> None:
+    control.set_fault(demo.DATAVERSE_HOST, "redirect", location="https://login.evil.example")
+    result = dataverse().test_connection()[3]
+    assert (result.status, result.provider_code) == ("failed", "redirect")

@@ -90,6 +90,9 @@ def test_refuses_addresses_outside_the_allow_list(url: str) -> None:
         "fe80::1",
         "fc00::1",
         "::ffff:127.0.0.1",
+        "2002:7f00:1::1",
+        "64:ff9b::a9fe:a9fe",
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",
     ],
 )
 def test_an_allowed_name_resolving_inside_is_refused_before_connecting(ip: str) -> None:

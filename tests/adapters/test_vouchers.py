@@ -8,7 +8,7 @@ import sys
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.types import Voucher
@@ -54,6 +54,7 @@ def test_voucher_level_fields_reach_the_balancing_line() -> None:
     assert "account" not in lines[1]
 
 
+@settings(deadline=None, max_examples=50)
 @given(st.lists(st.integers(min_value=1, max_value=500), max_size=40))
 def test_batches_never_split_a_voucher_nor_exceed_the_limit(sizes: list[int]) -> None:
     vouchers = [Voucher(i, f"R{i}", i, [{"amount": 0}] * n) for i, n in enumerate(sizes)]
