@@ -63,7 +63,15 @@ def create_app(config: dict | None = None) -> Flask:
     queue.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
     app.jinja_env.policies["ext.i18n.trimmed"] = True
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
+
+    @app.url_value_preprocessor
+    def _csrf_first(endpoint, values):
+        # Refuse a forged state change before any lookup runs (blueprint preprocessors
+        # would otherwise answer 404 first and tell an attacker what exists).
+        if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE") and endpoint:
+            csrf.protect()
 
     from webapp.views import auth
 

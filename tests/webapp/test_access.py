@@ -103,7 +103,8 @@ def test_platform_admin_creates_org_invites_changes_role_and_removes(auth, clien
             "role": "coordinator",
         },
     )
-    assert "name@example.org" in wrong.get_data(as_text=True)
+    assert 'id="error-email"' in wrong.get_data(as_text=True)
+    assert Membership.select().count() == 0
     client.post(
         path,
         data={
