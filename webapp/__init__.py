@@ -154,12 +154,9 @@ def _load_user() -> None:
 def _register_cli(app: Flask) -> None:
     from webapp.cli import commands
 
-    try:
-        from webapp.cli.vault import vault_cli
-    except ModuleNotFoundError:  # TEMP until the vault CLI lands
-        vault_cli = None
-    if vault_cli is not None:
-        app.cli.add_command(vault_cli)
+    from webapp.cli.vault import vault_cli
+
+    app.cli.add_command(vault_cli)
     commands.register(app)
 
 
