@@ -1,0 +1,920 @@
+"""Exports: approved expense claims go to the accounting system, each claim exactly once.
+
+The exactly-once protocol, per batch of vouchers:
+
+1. Claim the batch: upsert one `export_item` per claim (unique per integration and claim) as
+   `pending` with its idempotency reference, owned by this run, and commit. A claim already
+   `exported` is never claimed again.
+2. Send the batch through the adapter (Xledger `extIdentifier`, Business Central
+   `externalDocumentNumber` carry the reference).
+3. Record each claim's outcome (`exported` with the provider's id, or `failed` with the
+   reason) and the run's counts, and commit.
+
+A crash between 1 and 3 leaves `pending` rows. Every run starts by asking the provider which
+pending references it already holds (`Adapter.find_exported`): those are recorded as
+exported, the rest are sent again. A transient failure of one batch is handled the same way
+inside the run (reconcile, then resend) a bounded number of times. Only one run per
+integration exports at a time (a PostgreSQL advisory lock held by the job's connection, or a
+process lock on SQLite), so a reconciliation never races a send.
+
+Runs always end `succeeded`, `partial` or `failed` with counts and a message in Norwegian
+and English. Authentication and permission failures stop the run and put the integration in
+`needs_reauth` with the provider's reason; transient failures schedule a `retry` run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from flask import current_app, has_app_context
+from flask_babel import force_locale, ngettext
+from flask_babel import gettext as _
+from peewee import EXCLUDED, prefetch
+
+from adapters import get_type
+from adapters.errors import AdapterError, AuthError, ConfigError, TransientError
+from adapters.types import ExportResult, IntegrationType, Text, Voucher
+from adapters.vouchers import batches
+from webapp.db import db, is_postgres, utcnow
+from webapp.i18n import current_locale
+from webapp.mapping import ClaimData, ClaimError, compile_mapping, resolve_claims, rows_from_models
+from webapp.models import (
+    ExpenseClaim,
+    ExpenseClaimLine,
+    ExportItem,
+    FieldMapping,
+    Integration,
+    SyncRun,
+)
+from webapp.services import audit
+
+log = logging.getLogger("ledgerlink.exports")
+
+JOB = "webapp.jobs.export.run_export"
+QUEUE = "exports"
+# Integrations whose claims may be exported; the others are skipped and the dashboard says why.
+EXPORTABLE = ("connected", "degraded")
+ACTIVE = ("queued", "running")
+# First key of the PostgreSQL advisory lock an export holds; the second is the integration id.
+LOCK_CLASS = 0x4C4C
+
+DEFAULTS = {
+    # Tries of one batch inside a run when the provider fails transiently (reconciling first).
+    "EXPORT_SEND_ATTEMPTS": 3,
+    "EXPORT_SEND_BACKOFF": 2.0,
+    # Seconds before each automatic `retry` run after a run failed transiently.
+    "EXPORT_RETRY_DELAYS": (120, 600),
+    # How long a job waits for another export of the same integration to finish.
+    "EXPORT_LOCK_WAIT": 10.0,
+    # Claims read and resolved at a time.
+    "EXPORT_CLAIM_CHUNK": 500,
+}
+
+
+def setting(name: str):
+    if has_app_context():
+        return current_app.config.get(name, DEFAULTS[name])
+    return DEFAULTS[name]
+
+
+def bilingual(render: Callable[[], str]) -> dict[str, str]:
+    """A message in both languages: `render` runs once per locale with gettext forced to it."""
+    out = {}
+    for locale in ("nb", "en"):
+        with force_locale(locale):
+            out[locale] = render()
+    return out
+
+
+def _t(value: Text | dict | None) -> str:
+    """The current (forced) language's half of a provider `Text` or a stored message."""
+    if value is None:
+        return ""
+    locale = current_locale()
+    if isinstance(value, dict):
+        return value.get(locale) or value.get("nb") or ""
+    return value.get(locale)
+
+
+def type_name(integration: Integration) -> Text:
+    """The accounting system's name; use `_t` on it inside `bilingual`."""
+    try:
+        return get_type(integration.type_key).name
+    except KeyError:
+        return Text(integration.type_key, integration.type_key)
+
+
+# --- the export lock ---------------------------------------------------------------------------
+
+_local_locks: dict[int, threading.Lock] = {}
+_local_locks_guard = threading.Lock()
+
+
+def _local_lock(integration_id: int) -> threading.Lock:
+    with _local_locks_guard:
+        return _local_locks.setdefault(integration_id, threading.Lock())
+
+
+@contextlib.contextmanager
+def export_lock(integration_id: int, wait: float = 0.0) -> Iterator[bool]:
+    """Hold the integration's export lock if it can be had within `wait` seconds; yields it.
+
+    On PostgreSQL a session advisory lock on this thread's connection: it survives commits
+    and goes away with the connection, so a worker killed mid-run never leaves it behind.
+    """
+    deadline = time.monotonic() + wait
+    if is_postgres():
+        while True:
+            got = bool(
+                db.execute_sql(
+                    "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, integration_id)
+                ).fetchone()[0]
+            )
+            if got or time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
+        try:
+            yield got
+        finally:
+            if got:
+                db.execute_sql("SELECT pg_advisory_unlock(%s, %s)", (LOCK_CLASS, integration_id))
+        return
+    lock = _local_lock(integration_id)
+    got = lock.acquire(timeout=wait) if wait > 0 else lock.acquire(blocking=False)
+    try:
+        yield got
+    finally:
+        if got:
+            lock.release()
+
+
+# --- starting runs -----------------------------------------------------------------------------
+
+
+@dataclass
+class Started:
+    """What pressing Export now did: the run to watch, or why nothing started."""
+
+    run: SyncRun | None
+    # The integration's status when it cannot export now (needs_reauth, paused, draft).
+    refused: str | None = None
+    already_running: bool = False
+
+
+def active_run(integration_id: int) -> SyncRun | None:
+    return (
+        SyncRun.select()
+        .where((SyncRun.integration == integration_id) & (SyncRun.status.in_(ACTIVE)))
+        .order_by(SyncRun.id.desc())
+        .first()
+    )
+
+
+def job_id_for_run(run: SyncRun) -> str:
+    return f"export-{run.integration_id}-run-{run.id}"
+
+
+def job_id_for_slot(integration_id: int, slot: dt.datetime) -> str:
+    """Unique to (integration, slot): a second scheduler inserting the same run fails."""
+    return f"export-{integration_id}-{slot.astimezone(dt.UTC):%Y%m%dT%H%M}"
+
+
+def start_manual(integration: Integration, actor=None) -> Started:
+    """Export now: queue a manual run, or return the run already under way."""
+    if integration.status not in EXPORTABLE:
+        return Started(None, refused=integration.status)
+    with db.atomic():
+        if is_postgres():
+            # Two presses at once must not start two runs.
+            Integration.select(Integration.id).where(
+                Integration.id == integration.id
+            ).for_update().execute()
+        run = active_run(integration.id)
+        if run is not None and run.job_id is not None:
+            return Started(run, already_running=True)
+        if run is None:
+            run = SyncRun.create(
+                integration=integration.id, trigger="manual", status="queued", created_by=actor
+            )
+        # A retry waiting for its time is simply started now.
+        run.job_id = job_id_for_run(run)
+        SyncRun.update(job_id=run.job_id).where(SyncRun.id == run.id).execute()
+    enqueue_run(run)
+    return Started(run)
+
+
+def create_retry(integration_id: int, *, delay: float = 0.0, actor=None) -> SyncRun:
+    """A `retry` run, due after `delay` seconds; the scheduler (or `start_now`) queues it."""
+    return SyncRun.create(
+        integration=integration_id,
+        trigger="retry",
+        status="queued",
+        slot_at=utcnow() + dt.timedelta(seconds=delay),
+        created_by=actor,
+    )
+
+
+def start_now(run: SyncRun) -> SyncRun:
+    """Give a waiting run its job id and queue it."""
+    if run.job_id is None:
+        run.job_id = job_id_for_run(run)
+        SyncRun.update(job_id=run.job_id).where(SyncRun.id == run.id).execute()
+    enqueue_run(run)
+    return run
+
+
+def enqueue_run(run: SyncRun) -> None:
+    """Put the run's job on the `exports` queue; a queue failure fails the run, then raises."""
+    from webapp.queue import enqueue
+
+    try:
+        enqueue(QUEUE, JOB, run.integration_id, run.id, job_id=run.job_id)
+    except Exception:
+        finish(
+            run,
+            "failed",
+            error_kind="transient",
+            message=bilingual(
+                lambda: _(
+                    "The export could not be queued because the job queue did not answer. "
+                    "Try again in a minute."
+                )
+            ),
+        )
+        raise
+
+
+def retry_run(run: SyncRun, actor=None) -> SyncRun:
+    """Continue an interrupted or failed run in a new `retry` run, queued at once.
+
+    A run still marked running whose worker is gone is first closed as failed. Refuses
+    (ValueError) while another process still exports the integration.
+    """
+    with export_lock(run.integration_id) as free:
+        if not free:
+            raise ValueError(f"run {run.id}: integration {run.integration_id} is being exported")
+        run = SyncRun.get_by_id(run.id)
+        if run.status in ACTIVE and run.job_id is None:
+            return start_now(run)
+        with db.atomic():
+            if run.status in ACTIVE:
+                close_abandoned(run)
+            retry = create_retry(run.integration_id, actor=actor)
+    return start_now(retry)
+
+
+def close_abandoned(run: SyncRun) -> None:
+    """Close a run whose worker stopped mid-run (killed, machine lost); claims are kept."""
+    finish(
+        run,
+        "failed",
+        error_kind="transient",
+        message=bilingual(
+            lambda: _(
+                "The export stopped unexpectedly because the worker running it ended. Nothing "
+                "was lost: the claims it had sent are checked with the accounting system and "
+                "the rest are sent by the next run."
+            )
+        ),
+    )
+
+
+# --- running -------------------------------------------------------------------------------------
+
+
+def execute(integration_id: int, run_id: int) -> str:
+    """Run one export (the body of the `run_export` job); returns its final status."""
+    run = SyncRun.get_or_none((SyncRun.id == run_id) & (SyncRun.integration == integration_id))
+    if run is None or run.status != "queued":
+        # Deleted, already run, or being run by another job with the same run: nothing to do.
+        return "skipped"
+    with export_lock(integration_id, float(setting("EXPORT_LOCK_WAIT"))) as locked:
+        if not locked:
+            finish(
+                run,
+                "failed",
+                error_kind="transient",
+                only_if="queued",
+                message=bilingual(
+                    lambda: _(
+                        "Not run: another export of this integration was still running. The "
+                        "claims go with that export or the next one."
+                    )
+                ),
+            )
+            return "failed"
+        started = (
+            SyncRun.update(status="running", started_at=utcnow())
+            .where((SyncRun.id == run_id) & (SyncRun.status == "queued"))
+            .execute()
+        )
+        if not started:
+            return "skipped"
+        return Export(SyncRun.get_by_id(run_id)).run()
+
+
+def finish(
+    run: SyncRun,
+    status: str,
+    *,
+    message: dict[str, str],
+    error_kind: str | None = None,
+    only_if: str | None = None,
+    **counts: int,
+) -> None:
+    """Drive a run to its final state (optionally only from a given state)."""
+    query = SyncRun.update(
+        status=status, error_kind=error_kind, message=message, finished_at=utcnow(), **counts
+    ).where(SyncRun.id == run.id)
+    if only_if is not None:
+        query = query.where(SyncRun.status == only_if)
+    query.execute()
+    run.status = status
+
+
+class Export:
+    """One run's work: reconcile, resolve, send in batches, record, finish."""
+
+    def __init__(self, run: SyncRun) -> None:
+        self.run_row = run
+        self.integration = Integration.get_by_id(run.integration_id)
+        self.total = 0
+        self.exported = 0
+        self.failed = 0
+        self.reconciled = 0
+
+    # The outcome is decided in `run`; `finally` guarantees a final state whatever happens.
+    def run(self) -> str:
+        outcome = None
+        try:
+            outcome = self._run()
+        except AdapterError as error:
+            outcome = self._stopped(error)
+        except Exception:
+            log.exception("export run %s failed unexpectedly", self.run_row.id)
+            outcome = self._crashed()
+        finally:
+            if outcome is None:
+                self._crashed()
+        return outcome
+
+    def _run(self) -> str:
+        from webapp.vault import VaultError, get_vault
+
+        integration = self.integration
+        Integration.update(last_attempt_at=utcnow()).where(
+            Integration.id == integration.id
+        ).execute()
+        if integration.status not in EXPORTABLE:
+            return self._not_run(integration.status)
+        itype = get_type(integration.type_key)
+        mappings = FieldMapping.select().where(FieldMapping.integration == integration.id)
+        plan = compile_mapping(itype, rows_from_models(mappings))
+        if plan.errors:
+            first = next(iter(plan.errors.values()))
+            raise ConfigError(
+                Text(
+                    f"Feltkoblingen kan ikke brukes: {first.nb} Rett den under «Rediger "
+                    "feltkobling».",
+                    f"The field mapping cannot be used: {first.en} Fix it under “Edit field "
+                    "mappings”.",
+                ),
+                provider_code="mapping",
+            )
+        if integration.active_credential_version is None:
+            raise AuthError(NO_CREDENTIALS, provider_code="no_credentials")
+        try:
+            credentials = get_vault().open_set(integration, integration.active_credential_version)
+        except VaultError:
+            raise AuthError(UNREADABLE_CREDENTIALS, provider_code="vault") from None
+        from webapp.services.providers import adapter_for
+
+        adapter = adapter_for(integration, credentials)
+        self._reconcile_pending(adapter)
+        ids = self._candidate_ids()
+        self.total = self.reconciled + len(ids)
+        self._save_counts()
+        tz = integration.organization.time_zone
+        for batch in batches(self._vouchers(itype, plan, ids, tz), itype.batch_limit):
+            self._send(adapter, batch)
+        return self._complete()
+
+    # -- what to export --------------------------------------------------------------------
+
+    def _candidate_ids(self) -> list[int]:
+        """Approved claims of the organisation this integration has not exported, oldest first."""
+        exported = ExportItem.select(ExportItem.claim).where(
+            (ExportItem.integration == self.integration.id) & (ExportItem.status == "exported")
+        )
+        query = (
+            ExpenseClaim.select(ExpenseClaim.id)
+            .where(
+                (ExpenseClaim.organization == self.integration.organization_id)
+                & (ExpenseClaim.status == "approved")
+                & ExpenseClaim.id.not_in(exported)
+            )
+            .order_by(ExpenseClaim.approved_at, ExpenseClaim.id)
+            .tuples()
+        )
+        return [claim_id for (claim_id,) in query]
+
+    def _vouchers(self, itype: IntegrationType, plan, ids: list[int], tz: str) -> Iterator[Voucher]:
+        """Resolve the claims a chunk at a time; claims that cannot be resolved fail here."""
+        chunk = int(setting("EXPORT_CLAIM_CHUNK"))
+        for start in range(0, len(ids), chunk):
+            part = ids[start : start + chunk]
+            claims = prefetch(
+                ExpenseClaim.select().where(ExpenseClaim.id.in_(part)),
+                ExpenseClaimLine.select().where(ExpenseClaimLine.claim.in_(part)),
+            )
+            order = {claim_id: n for n, claim_id in enumerate(part)}
+            data = sorted((ClaimData.from_model(c) for c in claims), key=lambda c: order[c.id])
+            vouchers, errors = resolve_claims(
+                itype, plan, data, integration_id=self.integration.id, tz=tz
+            )
+            if errors:
+                self._record_claim_errors(errors)
+            yield from vouchers
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def _send(self, adapter, batch: list[Voucher]) -> None:
+        batch = self._claim(batch)
+        attempts = int(setting("EXPORT_SEND_ATTEMPTS"))
+        backoff = float(setting("EXPORT_SEND_BACKOFF"))
+        attempt = 0
+        while batch:
+            try:
+                if attempt:
+                    # The failed call may have reached the provider: ask before resending.
+                    found = adapter.find_exported([v.reference for v in batch])
+                    if found:
+                        self._record_found(batch, found)
+                        batch = [v for v in batch if v.reference not in found]
+                        if not batch:
+                            return
+                results = adapter.export(batch)
+            except TransientError as error:
+                attempt += 1
+                if attempt >= attempts:
+                    raise
+                wait = backoff * 2 ** (attempt - 1)
+                if error.retry_after:
+                    wait = max(wait, min(float(error.retry_after), 60.0))
+                log.info(
+                    "export run %s: %s, trying the batch again in %.1fs",
+                    self.run_row.id,
+                    error.provider_code,
+                    wait,
+                )
+                time.sleep(wait)
+                continue
+            self._record_results(batch, results)
+            return
+
+    def _claim(self, batch: list[Voucher]) -> list[Voucher]:
+        """Step 1: the batch's export items become this run's `pending` rows, committed."""
+        now = utcnow()
+        rows = [
+            {
+                "integration": self.integration.id,
+                "claim": voucher.claim_id,
+                "run": self.run_row.id,
+                "reference": voucher.reference,
+                "status": "pending",
+                "external_id": None,
+                "error": None,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for voucher in batch
+        ]
+        with db.atomic():
+            (
+                ExportItem.insert_many(rows)
+                .on_conflict(
+                    conflict_target=[ExportItem.integration, ExportItem.claim],
+                    update={
+                        ExportItem.run: EXCLUDED.run_id,
+                        ExportItem.reference: EXCLUDED.reference,
+                        ExportItem.status: EXCLUDED.status,
+                        ExportItem.error: None,
+                        ExportItem.updated_at: EXCLUDED.updated_at,
+                    },
+                    # Never take back a claim that is already in the accounting system.
+                    where=(ExportItem.status != "exported"),
+                )
+                .execute()
+            )
+            mine = {
+                reference
+                for (reference,) in ExportItem.select(ExportItem.reference)
+                .where(
+                    (ExportItem.integration == self.integration.id)
+                    & (ExportItem.run == self.run_row.id)
+                    & (ExportItem.status == "pending")
+                    & (ExportItem.claim.in_([v.claim_id for v in batch]))
+                )
+                .tuples()
+            }
+        return [voucher for voucher in batch if voucher.reference in mine]
+
+    def _reconcile_pending(self, adapter) -> None:
+        """Claims left `pending` by an interrupted run: record those the provider has."""
+        pending = list(
+            ExportItem.select(ExportItem.claim, ExportItem.reference)
+            .where(
+                (ExportItem.integration == self.integration.id) & (ExportItem.status == "pending")
+            )
+            .tuples()
+        )
+        if not pending:
+            return
+        found = adapter.find_exported([reference for _claim, reference in pending])
+        rows = [(claim, ref, found[ref]) for claim, ref in pending if ref in found]
+        self._store(rows, status="exported")
+        self.reconciled += len(rows)
+        self.exported += len(rows)
+        log.info(
+            "export run %s: %d pending claim(s), %d already in the accounting system",
+            self.run_row.id,
+            len(pending),
+            len(rows),
+        )
+
+    # -- recording -------------------------------------------------------------------------
+
+    def _record_found(self, batch: list[Voucher], found: dict[str, str]) -> None:
+        rows = [
+            (v.claim_id, v.reference, found[v.reference]) for v in batch if v.reference in found
+        ]
+        self._store(rows, status="exported")
+        self.exported += len(rows)
+        self._save_counts()
+
+    def _record_results(self, batch: list[Voucher], results: list[ExportResult]) -> None:
+        by_reference = {result.reference: result for result in results}
+        exported, failed = [], []
+        for voucher in batch:
+            result = by_reference.get(voucher.reference)
+            if result is None:
+                continue  # left pending: the next run asks the provider about it
+            if result.ok:
+                exported.append((voucher.claim_id, voucher.reference, result.external_id))
+            else:
+                error = {
+                    "nb": result.error.nb,
+                    "en": result.error.en,
+                    "code": result.provider_code,
+                }
+                failed.append((voucher.claim_id, voucher.reference, error))
+        with db.atomic():
+            self._store(exported, status="exported")
+            self._store(failed, status="failed")
+        self.exported += len(exported)
+        self.failed += len(failed)
+        self._save_counts()
+
+    def _record_claim_errors(self, errors: list[ClaimError]) -> None:
+        """Claims the resolver could not turn into vouchers fail with every reason."""
+        from webapp.mapping import reference_for
+
+        by_claim: dict[int, list[ClaimError]] = {}
+        for error in errors:
+            by_claim.setdefault(int(error.claim_id), []).append(error)
+        rows = []
+        for claim_id, claim_errors in by_claim.items():
+            message = {
+                "nb": " ".join(_line_prefix(e, "nb") + e.message.nb for e in claim_errors),
+                "en": " ".join(_line_prefix(e, "en") + e.message.en for e in claim_errors),
+                "code": "mapping",
+                "targets": sorted({e.target for e in claim_errors if e.target}),
+            }
+            rows.append((claim_id, reference_for(self.integration.id, claim_id), message))
+        self._store(rows, status="failed")
+        self.failed += len(rows)
+        self._save_counts()
+
+    def _store(self, rows: list[tuple], *, status: str) -> None:
+        """Upsert outcomes: (claim, reference, external id) or (claim, reference, error)."""
+        if not rows:
+            return
+        now = utcnow()
+        values = [
+            {
+                "integration": self.integration.id,
+                "claim": claim,
+                "run": self.run_row.id,
+                "reference": reference,
+                "status": status,
+                "external_id": detail if status == "exported" else None,
+                "error": detail if status == "failed" else None,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for claim, reference, detail in rows
+        ]
+        (
+            ExportItem.insert_many(values)
+            .on_conflict(
+                conflict_target=[ExportItem.integration, ExportItem.claim],
+                update={
+                    ExportItem.run: EXCLUDED.run_id,
+                    ExportItem.reference: EXCLUDED.reference,
+                    ExportItem.status: EXCLUDED.status,
+                    ExportItem.external_id: EXCLUDED.external_id,
+                    ExportItem.error: EXCLUDED.error,
+                    ExportItem.updated_at: EXCLUDED.updated_at,
+                },
+                where=(ExportItem.status != "exported"),
+            )
+            .execute()
+        )
+
+    def _save_counts(self) -> None:
+        SyncRun.update(
+            total_count=max(self.total, self.exported + self.failed),
+            exported_count=self.exported,
+            failed_count=self.failed,
+            skipped_count=self.reconciled,
+        ).where(SyncRun.id == self.run_row.id).execute()
+
+    def _counts(self) -> dict[str, int]:
+        return {
+            "total_count": max(self.total, self.exported + self.failed),
+            "exported_count": self.exported,
+            "failed_count": self.failed,
+            "skipped_count": self.reconciled,
+        }
+
+    # -- endings ---------------------------------------------------------------------------
+
+    def _complete(self) -> str:
+        system = type_name(self.integration)
+        exported, failed = self.exported, self.failed
+        if exported + failed == 0:
+            status, kind = "succeeded", None
+            message = bilingual(lambda: _("No new approved claims to export."))
+        elif failed == 0:
+            status, kind = "succeeded", None
+            message = bilingual(
+                lambda: ngettext(
+                    "%(num)d claim exported to %(system)s.",
+                    "%(num)d claims exported to %(system)s.",
+                    exported,
+                    system=_t(system),
+                )
+            )
+        elif exported:
+            status, kind = "partial", "data"
+            message = bilingual(
+                lambda: (
+                    ngettext(
+                        "%(num)d claim exported to %(system)s.",
+                        "%(num)d claims exported to %(system)s.",
+                        exported,
+                        system=_t(system),
+                    )
+                    + " "
+                    + ngettext(
+                        "%(num)d claim could not be exported: see the reason in the run history. "
+                        "It is sent again with the next export once it is corrected.",
+                        "%(num)d claims could not be exported: see the reasons in the run history. "
+                        "They are sent again with the next export once they are corrected.",
+                        failed,
+                    )
+                )
+            )
+        else:
+            status, kind = "failed", "data"
+            message = bilingual(
+                lambda: ngettext(
+                    "%(num)d claim could not be exported: see the reason in the run history. "
+                    "It is sent again with the next export once it is corrected.",
+                    "None of the %(num)d claims could be exported: see the reasons in the run "
+                    "history. They are sent again with the next export once they are corrected.",
+                    failed,
+                )
+            )
+        if self.reconciled:
+            reconciled = self.reconciled
+            extra = bilingual(
+                lambda: ngettext(
+                    "%(num)d of them was already in %(system)s from an interrupted export and "
+                    "was not sent again.",
+                    "%(num)d of them were already in %(system)s from an interrupted export and "
+                    "were not sent again.",
+                    reconciled,
+                    system=_t(system),
+                )
+            )
+            message = {k: f"{message[k]} {extra[k]}" for k in message}
+        finish(self.run_row, status, error_kind=kind, message=message, **self._counts())
+        if status in ("succeeded", "partial"):
+            Integration.update(last_success_at=utcnow(), last_success_count=exported).where(
+                Integration.id == self.integration.id
+            ).execute()
+        return status
+
+    def _progress_note(self) -> Callable[[], str]:
+        exported, total = self.exported, self.total
+
+        def note() -> str:
+            if not exported:
+                return ""
+            return " " + _(
+                "%(exported)d of %(total)d claims were exported before it stopped; the rest "
+                "follow with the next export.",
+                exported=exported,
+                total=max(total, exported),
+            )
+
+        return note
+
+    def _stopped(self, error: AdapterError) -> str:
+        """A run-level failure: auth, permission, configuration or a provider that is down."""
+        kind = error.kind if error.kind in ("auth", "permission", "config", "transient") else "data"
+        note = self._progress_note()
+        retry_in = None
+        if kind == "transient":
+            retry_in = self._schedule_retry()
+        system = type_name(self.integration)
+
+        def render() -> str:
+            text = _(
+                "The export to %(system)s stopped: %(reason)s",
+                system=_t(system),
+                reason=_t(error.message),
+            )
+            text += note()
+            if retry_in is not None:
+                text += " " + ngettext(
+                    "Ledgerlink tries again in %(num)d minute.",
+                    "Ledgerlink tries again in %(num)d minutes.",
+                    max(1, round(retry_in / 60)),
+                )
+            elif kind == "transient":
+                text += " " + _("Ledgerlink tries again at the next scheduled export.")
+            return text
+
+        finish(self.run_row, "failed", error_kind=kind, message=bilingual(render), **self._counts())
+        if kind in ("auth", "permission"):
+            self._needs_reauth(error)
+        return "failed"
+
+    def _needs_reauth(self, error: AdapterError) -> None:
+        from webapp.services.integrations import StaleVersion, mark_needs_reauth
+
+        audit.record(
+            "export.rejected",
+            organization=self.integration.organization_id,
+            target_type="sync_run",
+            target_id=self.run_row.id,
+            outcome="failed",
+            detail=f"{error.kind}: {error.provider_code or ''}"[:200],
+        )
+        for _attempt in range(3):
+            integration = Integration.get_by_id(self.integration.id)
+            if integration.status == "needs_reauth":
+                return
+            try:
+                mark_needs_reauth(integration, error)
+                return
+            except StaleVersion:
+                continue  # a coordinator saved something meanwhile: read it again
+
+    def _schedule_retry(self) -> float | None:
+        delays = list(setting("EXPORT_RETRY_DELAYS") or ())
+        depth = 0
+        for (trigger,) in (
+            SyncRun.select(SyncRun.trigger)
+            .where((SyncRun.integration == self.integration.id) & (SyncRun.id <= self.run_row.id))
+            .order_by(SyncRun.id.desc())
+            .limit(len(delays) + 1)
+            .tuples()
+        ):
+            if trigger != "retry":
+                break
+            depth += 1
+        if depth >= len(delays):
+            return None
+        create_retry(self.integration.id, delay=float(delays[depth]))
+        return float(delays[depth])
+
+    def _not_run(self, status: str) -> str:
+        if status == "needs_reauth":
+            message = bilingual(
+                lambda: _(
+                    "Not run: the accounting system rejected the saved credentials. Enter new "
+                    "credentials to continue."
+                )
+            )
+            kind = "auth"
+        elif status == "paused":
+            message = bilingual(lambda: _("Not run: exports for this integration are paused."))
+            kind = None
+        else:
+            message = bilingual(
+                lambda: _("Not run: the integration is not set up yet. Finish the setup first.")
+            )
+            kind = "config"
+        finish(self.run_row, "failed", error_kind=kind, message=message, **self._counts())
+        return "failed"
+
+    def _crashed(self) -> str:
+        note = self._progress_note()
+        finish(
+            self.run_row,
+            "failed",
+            message=bilingual(
+                lambda: (
+                    _(
+                        "An unexpected error stopped the export. Claims already sent are recorded "
+                        "and the rest are tried again at the next export. Tell your administrator "
+                        "if this keeps happening."
+                    )
+                    + note()
+                )
+            ),
+            **self._counts(),
+        )
+        return "failed"
+
+
+def _line_prefix(error: ClaimError, locale: str) -> str:
+    if error.line is None:
+        return ""
+    return f"Linje {error.line}: " if locale == "nb" else f"Line {error.line}: "
+
+
+NO_CREDENTIALS = Text(
+    "Det finnes ingen lagrede påloggingsopplysninger for integrasjonen. Legg dem inn på nytt.",
+    "The integration has no saved credentials. Enter them again.",
+)
+UNREADABLE_CREDENTIALS = Text(
+    "De lagrede påloggingsopplysningene kan ikke leses lenger og må legges inn på nytt.",
+    "The saved credentials can no longer be read and must be entered again.",
+)
+
+
+# --- reading runs --------------------------------------------------------------------------------
+
+
+def run_for_org(organization_id: int, run_id: int) -> SyncRun | None:
+    """The run if it belongs to one of the organisation's integrations."""
+    return (
+        SyncRun.select(SyncRun, Integration)
+        .join(Integration)
+        .where((SyncRun.id == run_id) & (Integration.organization == organization_id))
+        .first()
+    )
+
+
+def failed_items(run: SyncRun) -> list[ExportItem]:
+    """The claims this run could not export (or left pending), with their claim rows."""
+    return list(
+        ExportItem.select(ExportItem, ExpenseClaim)
+        .join(ExpenseClaim)
+        .where((ExportItem.run == run.id) & (ExportItem.status != "exported"))
+        .order_by(ExpenseClaim.claim_number)
+    )
+
+
+def recent_runs(integration_id: int, limit: int = 30) -> list[SyncRun]:
+    """The latest runs, newest first."""
+    return list(
+        SyncRun.select()
+        .where(SyncRun.integration == integration_id)
+        .order_by(SyncRun.id.desc())
+        .limit(limit)
+    )
+
+
+__all__ = [
+    "ACTIVE",
+    "EXPORTABLE",
+    "Export",
+    "Started",
+    "active_run",
+    "bilingual",
+    "close_abandoned",
+    "create_retry",
+    "enqueue_run",
+    "execute",
+    "export_lock",
+    "failed_items",
+    "finish",
+    "job_id_for_run",
+    "job_id_for_slot",
+    "recent_runs",
+    "retry_run",
+    "run_for_org",
+    "start_manual",
+    "start_now",
+]
