@@ -67,8 +67,8 @@ _SET_FP_DOMAIN = b"ledgerlink/set-fingerprint/v1" + _SEP.encode()
 _TO_URL = bytes.maketrans(b"+/", b"-_")
 _FROM_URL = bytes.maketrans(b"-_+/=", b"+/!!!")
 # base64 of the 12-byte nonce is exactly 16 characters; of the bare 16-byte tag, 22.
-_NONCE_CHARS = 16
-_MIN_CT_CHARS = 22
+_NONCE_CHARS = NONCE_BYTES * 4 // 3
+_MIN_CT_CHARS = -(-TAG_BYTES * 4 // 3)
 
 REASONS = {
     "malformed": "the stored token is malformed",
@@ -627,7 +627,7 @@ class Vault:
             _check_field_name(name)
             slot = Slot(integ.organization_id, integ.id, set_version, name)
             token = self.encrypt_field(slot, value)
-            fingerprints[name] = self._fingerprint(*slot[:2], name, value)
+            fingerprints[name] = self._fingerprint(integ.organization_id, integ.id, name, value)
             rows.append(
                 {
                     "integration": integ.id,
@@ -697,7 +697,7 @@ class Vault:
             value = self._open_row(integ.organization_id, source)
             slot = Slot(integ.organization_id, integ.id, to_version, name)
             token = self.encrypt_field(slot, value)
-            fingerprints[name] = self._fingerprint(*slot[:2], name, value)
+            fingerprints[name] = self._fingerprint(integ.organization_id, integ.id, name, value)
             rows.append(
                 {
                     "integration": integ.id,
@@ -1028,20 +1028,24 @@ def _create_dev_keyring(store: FileKeyringStore, env_name: str) -> None:
 
 def init_app(app) -> Vault:
     """Load (or in development create) the keyring; put the Vault in app.extensions."""
-    vault = Vault(keyring_store_for(app))
-    secret_key = app.config.get("SECRET_KEY")
-    if secret_key:
-        secret = secret_key.encode() if isinstance(secret_key, str) else bytes(secret_key)
-        keyring = vault._store.load()
-        if any(
-            hmac.compare_digest(secret, key)
-            for key in (*keyring.keys.values(), keyring.fingerprint_key)
-        ):
-            raise ConfigurationError(
-                f"{FILE_ENV}: the vault keys must differ from SECRET_KEY; generate a new keyring"
-            )
+    store = keyring_store_for(app)
+    _check_distinct_from_secret_key(store.load(), app.config.get("SECRET_KEY"))
+    vault = Vault(store)
     app.extensions["vault"] = vault
     return vault
+
+
+def _check_distinct_from_secret_key(keyring: Keyring, secret_key: str | bytes | None) -> None:
+    if not secret_key:
+        return
+    secret = secret_key.encode() if isinstance(secret_key, str) else bytes(secret_key)
+    if any(
+        hmac.compare_digest(secret, key)
+        for key in (*keyring.keys.values(), keyring.fingerprint_key)
+    ):
+        raise ConfigurationError(
+            f"{FILE_ENV}: the vault keys must differ from SECRET_KEY; generate a new keyring"
+        )
 
 
 def get_vault() -> Vault:
