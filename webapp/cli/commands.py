@@ -66,6 +66,9 @@ def register(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(worker)
+    from webapp.cli.integrations import integrations_cli
+
+    app.cli.add_command(integrations_cli)
     try:
         from webapp.cli.scheduler import scheduler_cli, sync_cli
     except ModuleNotFoundError:

@@ -1,19 +1,37 @@
 """Integration Configuration Service: the only place that changes an integration row.
 
-Every change goes through `change`, which bumps `integration.version` under an optimistic
-lock: a save based on a stale version raises `StaleVersion` naming who changed it and when,
-so two coordinators editing at once never overwrite each other silently.
+Every change a coordinator makes goes through `change`, which bumps `integration.version`
+under an optimistic lock: a save based on a stale version raises `StaleVersion` naming who
+changed it and when, so two coordinators editing at once never overwrite each other silently.
+Bookkeeping that is not configuration (the result of a connection test) is recorded without
+bumping the version, so a test finishing in the background never invalidates an open form.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
+
+from peewee import fn
 
 from adapters import get_type
 from adapters.errors import AdapterError
 from webapp.db import db, utcnow
-from webapp.models import Integration, Organization, User
+from webapp.models import (
+    ConnectionTest,
+    FieldMapping,
+    Integration,
+    IntegrationCredential,
+    Organization,
+    SyncSchedule,
+    User,
+)
 from webapp.services import audit
+
+# The setup wizard's steps in order; `integration.wizard_step` is the furthest one reached.
+WIZARD_STEPS = ("type", "credentials", "mapping", "schedule", "test", "save")
+# A draft nobody has touched for this long is deleted with its credentials.
+DRAFT_MAX_AGE = dt.timedelta(hours=24)
 
 
 class StaleVersion(Exception):
@@ -26,7 +44,13 @@ class StaleVersion(Exception):
         self.changed_at = integration.updated_at
 
 
-def create_draft(organization: Organization, type_key: str, actor: User | None) -> Integration:
+def create_draft(
+    organization: Organization,
+    type_key: str,
+    actor: User | None,
+    *,
+    wizard_step: str = "type",
+) -> Integration:
     itype = get_type(type_key)
     with db.atomic():
         integration = Integration.create(
@@ -34,6 +58,7 @@ def create_draft(organization: Organization, type_key: str, actor: User | None) 
             type_key=type_key,
             name=itype.name.nb,
             status="draft",
+            wizard_step=wizard_step,
             created_by=actor,
             updated_by=actor,
         )
@@ -107,3 +132,226 @@ def mark_needs_reauth(integration: Integration, error: AdapterError) -> Integrat
         audit_fields=["status"],
         outcome="failed",
     )
+
+
+# --- the setup wizard --------------------------------------------------------------------------
+
+
+def furthest_step(current: str, reached: str) -> str:
+    """The later of two wizard steps."""
+    return max(current, reached, key=_step_index)
+
+
+def _step_index(step: str) -> int:
+    return WIZARD_STEPS.index(step) if step in WIZARD_STEPS else 0
+
+
+def advance(integration: Integration, step: str, actor: User | None) -> Integration:
+    """Record that the wizard reached `step` (never moves backwards)."""
+    reached = furthest_step(integration.wizard_step, step)
+    if reached == integration.wizard_step:
+        return integration
+    return change(
+        integration, {"wizard_step": reached}, actor=actor, action="integration.wizard_step"
+    )
+
+
+def change_type(integration: Integration, type_key: str, actor: User | None) -> Integration:
+    """Switch a draft to another system: what was entered for the old one no longer applies."""
+    from webapp.vault import get_vault
+
+    if type_key == integration.type_key:
+        return integration
+    itype = get_type(type_key)
+    with db.atomic():
+        for version in credential_set_versions(integration):
+            get_vault().delete_set(integration, version)
+        FieldMapping.delete().where(FieldMapping.integration == integration.id).execute()
+        return change(
+            integration,
+            {
+                "type_key": type_key,
+                "name": itype.name.nb,
+                "pending_credential_version": None,
+                "wizard_step": "credentials",
+            },
+            actor=actor,
+            action="integration.type_changed",
+        )
+
+
+def apply_default_mapping(integration: Integration, actor: User | None) -> int:
+    """Give the integration its type's default mapping, unless it has one; returns rows added."""
+    from webapp.mapping import rows_from_defaults
+
+    if FieldMapping.select().where(FieldMapping.integration == integration.id).exists():
+        return 0
+    rows = [
+        {
+            **row.model_values(),
+            "integration": integration.id,
+            "position": position,
+            "updated_by": actor.id if actor else None,
+        }
+        for position, row in enumerate(rows_from_defaults(get_type(integration.type_key)))
+    ]
+    with db.atomic():
+        if rows:
+            FieldMapping.insert_many(rows).execute()
+        audit.record(
+            "integration.mapping_defaults",
+            organization=integration.organization_id,
+            target_type="integration",
+            target_id=integration.id,
+            fields=[row["target"] for row in rows],
+            actor=actor,
+        )
+    return len(rows)
+
+
+def ensure_manual_schedule(integration: Integration, actor: User | None) -> SyncSchedule:
+    """The integration's schedule, created as manual (exports on request only) if missing."""
+    schedule = SyncSchedule.get_or_none(SyncSchedule.integration == integration.id)
+    if schedule is not None:
+        return schedule
+    with db.atomic():
+        schedule = SyncSchedule.create(
+            integration=integration.id,
+            kind="manual",
+            expression={},
+            time_zone=integration.organization.time_zone,
+            enabled=True,
+            next_run_at=None,
+        )
+        audit.record(
+            "integration.schedule_manual",
+            organization=integration.organization_id,
+            target_type="integration",
+            target_id=integration.id,
+            fields=["kind"],
+            actor=actor,
+        )
+    return schedule
+
+
+def credential_set_versions(integration: Integration | int) -> list[int]:
+    """Every credential set version stored for the integration."""
+    integration_id = integration if isinstance(integration, int) else integration.id
+    query = (
+        IntegrationCredential.select(IntegrationCredential.set_version)
+        .where(IntegrationCredential.integration == integration_id)
+        .distinct()
+        .tuples()
+    )
+    return sorted(version for (version,) in query)
+
+
+def next_set_version(integration: Integration) -> int:
+    """A credential set version never used by this integration (nor by any of its tests)."""
+    stored = (
+        IntegrationCredential.select(fn.MAX(IntegrationCredential.set_version))
+        .where(IntegrationCredential.integration == integration.id)
+        .scalar()
+    )
+    tested = (
+        ConnectionTest.select(fn.MAX(ConnectionTest.credential_version))
+        .where(ConnectionTest.integration == integration.id)
+        .scalar()
+    )
+    return max(stored or 0, tested or 0, integration.active_credential_version or 0) + 1
+
+
+def delete_draft(integration: Integration, actor: User | None, *, action: str) -> None:
+    """Delete a draft and every credential entered for it."""
+    from webapp.vault import get_vault
+
+    with db.atomic():
+        for version in credential_set_versions(integration):
+            get_vault().delete_set(integration, version)
+        audit.record(
+            action,
+            organization=integration.organization_id,
+            target_type="integration",
+            target_id=integration.id,
+            fields=["type_key"],
+            actor=actor,
+        )
+        integration.delete_instance(recursive=True)
+
+
+def purge_drafts(max_age: dt.timedelta = DRAFT_MAX_AGE, now: dt.datetime | None = None) -> int:
+    """Delete drafts untouched for `max_age` (default a day); returns how many."""
+    cutoff = (now or utcnow()) - max_age
+    stale = list(
+        Integration.select().where(
+            (Integration.status == "draft") & (Integration.updated_at < cutoff)
+        )
+    )
+    for integration in stale:
+        delete_draft(integration, None, action="integration.draft_purged")
+    return len(stale)
+
+
+# --- connection tests ----------------------------------------------------------------------------
+
+
+def record_test(
+    integration: Integration,
+    test: ConnectionTest,
+    *,
+    outcome: str,
+    checks: list[dict],
+    fingerprint: str | None,
+) -> Integration:
+    """Store a finished connection test on the integration and in the audit log.
+
+    A passed test of the credentials in use brings an integration that needed new
+    credentials back to `connected`, so the next export goes ahead. Not a configuration
+    change, so the version stays: an open form is not made stale by a test finishing.
+    """
+    now = utcnow()
+    values: dict[str, object] = {
+        "last_test_at": now,
+        "last_test_outcome": outcome,
+        "last_test_checks": checks,
+        "last_test_fingerprint": fingerprint,
+        "last_test_credential_version": test.credential_version,
+        "updated_at": now,
+    }
+    reconnects = (
+        outcome == "passed"
+        and test.credential_version == integration.active_credential_version
+        and integration.status == "needs_reauth"
+    )
+    if reconnects:
+        values.update(status="connected", reauth_reason=None)
+    failed = next((c for c in checks if c.get("status") == "failed"), None)
+    with db.atomic():
+        Integration.update(**values).where(Integration.id == integration.id).execute()
+        audit.record(
+            "integration.tested",
+            organization=integration.organization_id,
+            target_type="integration",
+            target_id=integration.id,
+            outcome=outcome,
+            detail=_check_detail(failed),
+            actor=test.requested_by,
+        )
+        if reconnects:
+            audit.record(
+                "integration.reconnected",
+                organization=integration.organization_id,
+                target_type="integration",
+                target_id=integration.id,
+                fields=["status"],
+                actor=test.requested_by,
+            )
+    return Integration.get_by_id(integration.id)
+
+
+def _check_detail(check: dict | None) -> str:
+    # The check's key and the provider's code only: both are fixed strings, never input.
+    if check is None:
+        return ""
+    code = check.get("provider_code")
+    return f"{check.get('key')}: {code}" if code else str(check.get("key"))
