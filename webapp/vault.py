@@ -843,7 +843,9 @@ class Vault:
             in_use = self.token_counts().get(kid, 0)
             if in_use:
                 raise KeyringError(
-                    f"key {kid} is still used by {in_use} token(s): run `flask vault rewrap` first"
+                    f"key {kid} is still used by {in_use} token(s): run `flask vault rewrap` "
+                    "first (tokens it reports as failed do not decrypt: have those credentials "
+                    "entered again, which replaces them)"
                 )
             if kid in keyring.keys:
                 keyring = keyring.without(kid)
