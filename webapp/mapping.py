@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import operator
 import re
 import string
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -47,6 +49,7 @@ OERE = Decimal("0.01")
 DEFAULT_TZ = "Europe/Oslo"
 # MoneyField holds 14 digits with 2 decimals; anything larger is junk, not an expense.
 MAX_AMOUNT = Decimal("1000000000000")
+_MAX_DIGITS = 12  # MAX_AMOUNT's digits before the decimal point
 REFERENCE_PREFIX = "LL"
 # Business Central's documentNumber is Code[20] (externalDocumentNumber Code[35]).
 REFERENCE_MAX_LENGTH = 20
@@ -482,6 +485,8 @@ class ClaimError:
 
 
 Getter = Callable[[Any, Any, dt.tzinfo], Any]
+# (target, label, detail, claim line number): one problem found while resolving a claim.
+_Problem = tuple[str | None, Text | None, Text, int | None]
 
 
 @dataclass(frozen=True)
@@ -494,6 +499,8 @@ class _Row:
     needs_line: bool
     # The reason a required field came out empty.
     empty: Text
+    # The value of a constant row (the same for every claim), else None.
+    constant: object = None
 
 
 @dataclass(frozen=True)
@@ -502,11 +509,17 @@ class MappingPlan:
 
     itype: IntegrationType
     errors: dict[str, Text]
-    voucher_rows: tuple[_Row, ...] = ()
-    balance_rows: tuple[_Row, ...] = ()
-    # Line-role rows whose value is the same for every line of a claim.
-    line_claim_rows: tuple[_Row, ...] = ()
-    line_rows: tuple[_Row, ...] = ()
+    rows: tuple[_Row, ...] = ()
+    # For the resolver's loops, rows whose value is the same for the whole claim:
+    # (target, fn, row, goes on debit lines, goes on the balancing line).
+    claim_steps: tuple[tuple[str, Getter, _Row, bool, bool], ...] = ()
+    # Line-role rows that read the claim line: (target, fn, row).
+    line_steps: tuple[tuple[str, Getter, _Row], ...] = ()
+    # Constants, placed once: what every debit line and the balancing line start from.
+    debit_start: dict[str, object] = field(default_factory=dict)
+    balance_start: dict[str, object] = field(default_factory=dict)
+    # Claims with more lines than this do not fit in one export call with their balancing line.
+    max_lines: int = 0
 
     @property
     def ok(self) -> bool:
@@ -541,9 +554,10 @@ def reference_for(integration_id: int, claim_id: int) -> str:
     `extIdentifier` and Business Central `externalDocumentNumber`. ValueError when the ids
     are not positive integers or do not fit even in base 36.
     """
-    for value in (integration_id, claim_id):
-        if type(value) is not int or value <= 0:
-            raise ValueError(f"ids must be positive integers, not {value!r}")
+    if not (type(integration_id) is int and type(claim_id) is int):
+        raise ValueError(f"ids must be integers, not {integration_id!r} and {claim_id!r}")
+    if integration_id <= 0 or claim_id <= 0:
+        raise ValueError(f"ids must be positive, not {integration_id} and {claim_id}")
     reference = f"{REFERENCE_PREFIX}-{integration_id}-{claim_id}"
     if len(reference) <= REFERENCE_MAX_LENGTH:
         return reference
@@ -673,7 +687,7 @@ def compile_mapping(itype: IntegrationType, rows: Iterable[MappingRow]) -> Mappi
     for row in rows:
         target = str(row.target)
         if target in seen:
-            errors.setdefault(target, _prefixed(_label(itype, target), _E_DUPLICATE))
+            errors.setdefault(target, _prefixed(_label(itype, target), _fmt(_E_DUPLICATE)))
             continue
         seen.add(target)
         try:
@@ -685,13 +699,20 @@ def compile_mapping(itype: IntegrationType, rows: Iterable[MappingRow]) -> Mappi
             errors[tf.name] = _fmt(_E_REQUIRED, label=tf.label, system=itype.name)
     if errors:
         return MappingPlan(itype, errors)
+    constants = [r for r in built if r.constant is not None]
     return MappingPlan(
         itype,
         {},
-        voucher_rows=tuple(r for r in built if r.role == "voucher"),
-        balance_rows=tuple(r for r in built if r.role == "balance"),
-        line_claim_rows=tuple(r for r in built if r.role == "line" and not r.needs_line),
-        line_rows=tuple(r for r in built if r.role == "line" and r.needs_line),
+        rows=tuple(built),
+        claim_steps=tuple(
+            (r.target, r.fn, r, r.role != "balance", r.role != "line")
+            for r in built
+            if not r.needs_line and r.constant is None
+        ),
+        line_steps=tuple((r.target, r.fn, r) for r in built if r.needs_line),
+        debit_start={r.target: r.constant for r in constants if r.role != "balance"},
+        balance_start={r.target: r.constant for r in constants if r.role != "line"},
+        max_lines=itype.batch_limit - 1,
     )
 
 
@@ -724,8 +745,8 @@ def _show(value: object, limit: int = 40) -> str:
 
 @dataclass(frozen=True)
 class _Source:
+    # Gives the final target value, or None when empty; raises _Fail for bad claim data.
     get: Getter
-    vtype: str
     needs_line: bool
     label: Text | None
     empty: Text
@@ -749,23 +770,27 @@ def _build_for(itype: IntegrationType, tf: TargetField, row: MappingRow) -> _Row
     if row.kind == "constant":
         source = _constant_source(itype, tf, row.value, opts)
     elif row.kind == "field":
-        source = _field_source(row.value)
+        source = _field_source(itype, tf, row.value, opts)
     elif row.kind == "lookup":
-        source = _lookup_source(itype, tf, row)
+        source = _lookup_source(itype, tf, row, opts)
     elif row.kind == "template":
-        source = _template_source(itype, tf, row.value)
+        source = _template_source(itype, tf, row.value, opts)
     else:
         raise _Invalid(_fmt(_E_KIND, kind=_show(row.kind)))
     if source.needs_line and tf.role != "line":
         where = _WHERE.get(tf.role, _WHERE["voucher"])
         raise _Invalid(_fmt(_E_SCOPE, source=source.label, where=where))
-    if row.kind == "constant":
-        # Already transformed once, at compile time.
-        return _Row(tf.name, tf.role, tf.required, tf.label, source.get, False, source.empty)
-    steps = _steps(itype, tf, opts, source.vtype, source.label)
-    default = _default(itype, tf, opts)
-    fn = _chain(source.get, tuple(steps), default)
-    return _Row(tf.name, tf.role, tf.required, tf.label, fn, source.needs_line, source.empty)
+    constant = source.get(None, None, dt.UTC) if row.kind == "constant" else None
+    return _Row(
+        tf.name,
+        tf.role,
+        tf.required,
+        tf.label,
+        source.get,
+        source.needs_line,
+        source.empty,
+        constant,
+    )
 
 
 def _options(transforms: object) -> dict[str, str]:
@@ -809,15 +834,55 @@ def _chain(get: Getter, steps: tuple[Callable[[Any], Any], ...], default: object
 # Sources
 
 
-def _field_source(name: object) -> _Source:
-    name = str(name or "").strip()
+def _field_source(
+    itype: IntegrationType, tf: TargetField, raw: object, opts: dict[str, str]
+) -> _Source:
+    name = str(raw or "").strip()
     if not name:
         raise _Invalid(_fmt(_E_NO_FIELD))
     if name not in CATALOGUE:
         raise _Invalid(_fmt(_E_UNKNOWN_FIELD, field=_show(name)))
     dtype, label = CATALOGUE[name]
+    steps = _steps(itype, tf, opts, dtype, label)
+    default = _default(itype, tf, opts)
+    if dtype in ("text", "code") and tf.data_type in ("text", "code"):
+        # Text to text is the common case: one closure, no steps (see _str_getter).
+        get = _str_getter(itype, name, _length_rule(itype, tf, opts), default)
+    else:
+        get = _chain(_field_getter(name), tuple(steps), default)
     empty = _fmt(_F_REQUIRED_EMPTY, source=label)
-    return _Source(_field_getter(name), dtype, name.startswith("line."), label, empty)
+    return _Source(get, name.startswith("line."), label, empty)
+
+
+def _str_getter(
+    itype: IntegrationType, name: str, rule: tuple[int | None, int | None], default: object
+) -> Getter:
+    """A text or code field, stripped, cut or length-checked, `default` when empty."""
+    scope, attr = name.split(".", 1)
+    on_line, inherit = scope == "line", name in _INHERITED
+    cut_to, limit = rule
+    longest = cut_to or limit or sys.maxsize
+    too_long = _length_check(itype, limit) if limit else None
+
+    def get(c: Any, ln: Any, tz: dt.tzinfo) -> Any:
+        value = getattr(ln if on_line else c, attr, None)
+        if type(value) is str:
+            value = value.strip()
+            if value and len(value) <= longest:
+                return value
+        else:
+            value = "" if value is None else str(value).strip()
+        if not value:
+            if inherit:
+                value = getattr(c, attr, None)
+                value = value.strip() if type(value) is str else _as_str(value)
+            if not value:
+                return default
+        if len(value) > longest:
+            return value[:cut_to].rstrip() if cut_to else too_long(value)
+        return value
+
+    return get
 
 
 def _field_getter(name: str) -> Getter:
@@ -832,9 +897,17 @@ def _field_getter(name: str) -> Getter:
         return inherited
     on_line = scope == "line"
     if dtype == "date":
-        if on_line:
-            return lambda c, ln, tz: _as_date(getattr(ln, attr, None), tz, label)
-        return lambda c, ln, tz: _as_date(getattr(c, attr, None), tz, label)
+
+        def date_of(c: Any, ln: Any, tz: dt.tzinfo) -> dt.date | None:
+            value = getattr(ln if on_line else c, attr, None)
+            if type(value) is dt.datetime and value.tzinfo is not None:
+                try:
+                    return value.astimezone(tz).date()
+                except (OverflowError, ValueError):
+                    pass  # reported by _as_date
+            return _as_date(value, tz, label)
+
+        return date_of
     if dtype == "decimal":
         if on_line:
             return lambda c, ln, tz: _as_decimal(getattr(ln, attr, None), label)
@@ -844,27 +917,78 @@ def _field_getter(name: str) -> Getter:
     return lambda c, ln, tz: _as_str(getattr(c, attr, None))
 
 
-def _constant_source(itype: IntegrationType, tf: TargetField, raw: object, opts: dict) -> _Source:
+def _constant_source(
+    itype: IntegrationType, tf: TargetField, raw: object, opts: dict[str, str]
+) -> _Source:
     value = _parse_constant(itype, tf, raw, Text("", ""))
     steps = _steps(itype, tf, opts, tf.data_type, None)
     _default(itype, tf, opts)  # validated, though a constant is never empty
+    value = _apply(steps, value)
+    return _Source(lambda c, ln, tz: value, False, None, _fmt(_E_CONST_EMPTY, what=""))
+
+
+def _apply(steps: list[Callable[[Any], Any]], value: object) -> object:
+    """Transform a value typed into the mapping, once, at compile time."""
     try:
         for step in steps:
             value = step(value)
     except _Fail as fail:
         raise _Invalid(fail.text) from None
-    return _Source(
-        lambda c, ln, tz: value, tf.data_type, False, None, _fmt(_E_CONST_EMPTY, what="")
-    )
+    return value
 
 
-def _lookup_source(itype: IntegrationType, tf: TargetField, row: MappingRow) -> _Source:
+def _lookup_source(
+    itype: IntegrationType, tf: TargetField, row: MappingRow, opts: dict[str, str]
+) -> _Source:
     name = str(row.value or "").strip()
     if not name:
         raise _Invalid(_fmt(_E_LOOKUP_NO_FIELD))
     if name not in CATALOGUE:
         raise _Invalid(_fmt(_E_UNKNOWN_FIELD, field=_show(name)))
     src_type, src_label = CATALOGUE[name]
+    table, fallback = _lookup_table(itype, tf, row, src_type)
+    # Table values are constants: transform them now rather than for every line.
+    steps = _steps(itype, tf, opts, tf.data_type, None)
+    table = {key: _apply(steps, value) for key, value in table.items()}
+    has_fallback = fallback is not None
+    if has_fallback:
+        fallback = _apply(steps, fallback)
+    when_empty = fallback if has_fallback else _default(itype, tf, opts)
+    normalise = _KEY_NORMALISERS[src_type]
+    exact: dict[str, object] = {}
+    if src_type in ("text", "code"):
+        key_of = _str_getter(itype, name, (None, None), None)
+        # Keys exactly as typed into the table, so the usual hit needs no normalising.
+        exact = {str(k).strip(): table[str(k).strip().casefold()] for k, _ in row.lookup}
+    else:
+        key_of = _field_getter(name)
+    attr = name.split(".", 1)[1]
+    on_line = name.startswith("line.")
+
+    def look_up(c: Any, ln: Any, tz: dt.tzinfo) -> Any:
+        raw = getattr(ln if on_line else c, attr, None)
+        if type(raw) is str:
+            hit = exact.get(raw)
+            if hit is not None:
+                return hit
+        raw = key_of(c, ln, tz)
+        if raw is None:
+            return when_empty
+        hit = table.get(normalise(raw))
+        if hit is None:
+            if has_fallback:
+                return fallback
+            raise _Fail(_fmt(_F_UNMATCHED, key=_show(raw), source=src_label))
+        return hit
+
+    empty = _fmt(_F_REQUIRED_EMPTY, source=src_label)
+    return _Source(look_up, name.startswith("line."), src_label, empty)
+
+
+def _lookup_table(
+    itype: IntegrationType, tf: TargetField, row: MappingRow, src_type: str
+) -> tuple[dict[str, object], object]:
+    """Normalised key → parsed value, and the parsed default (None without one)."""
     if not isinstance(row.lookup, tuple | list) or len(_pairs(row.lookup)) != len(row.lookup):
         raise _Invalid(_fmt(_E_LOOKUP_SHAPE))
     table: dict[str, object] = {}
@@ -874,28 +998,12 @@ def _lookup_source(itype: IntegrationType, tf: TargetField, row: MappingRow) -> 
         if normal in table:
             raise _Invalid(_fmt(_E_LOOKUP_DUP, key=_show(str(key).strip())))
         table[normal] = _parse_constant(itype, tf, value, where)
-    has_default = row.lookup_default is not None and str(row.lookup_default).strip() != ""
-    default = None
-    if has_default:
-        default = _parse_constant(itype, tf, row.lookup_default, _fmt(_W_LOOKUP_DEFAULT))
-    if not table and not has_default:
+    fallback = None
+    if row.lookup_default is not None and str(row.lookup_default).strip():
+        fallback = _parse_constant(itype, tf, row.lookup_default, _fmt(_W_LOOKUP_DEFAULT))
+    if not table and fallback is None:
         raise _Invalid(_fmt(_E_LOOKUP_EMPTY))
-    key_of = _field_getter(name)
-    normalise = _KEY_NORMALISERS[src_type]
-
-    def look_up(c: Any, ln: Any, tz: dt.tzinfo) -> Any:
-        raw = key_of(c, ln, tz)
-        if raw is None:
-            return default
-        hit = table.get(normalise(raw))
-        if hit is None:
-            if has_default:
-                return default
-            raise _Fail(_fmt(_F_UNMATCHED, key=_show(raw), source=src_label))
-        return hit
-
-    empty = _fmt(_F_REQUIRED_EMPTY, source=src_label)
-    return _Source(look_up, tf.data_type, name.startswith("line."), src_label, empty)
+    return table, fallback
 
 
 def _pairs(lookup: object) -> list[tuple[str, str]]:
@@ -916,7 +1024,9 @@ def _table_key(src_type: str, key: object, where: Text) -> str:
     return text.casefold()
 
 
-def _template_source(itype: IntegrationType, tf: TargetField, raw: object) -> _Source:
+def _template_source(
+    itype: IntegrationType, tf: TargetField, raw: object, opts: dict[str, str]
+) -> _Source:
     if tf.data_type not in ("text", "code"):
         raise _Invalid(_fmt(_E_TEMPLATE_TARGET, system=itype.name, ttype=_TYPE_NAMES[tf.data_type]))
     template = "" if raw is None else str(raw)
@@ -926,26 +1036,39 @@ def _template_source(itype: IntegrationType, tf: TargetField, raw: object) -> _S
         parsed = list(string.Formatter().parse(template))
     except ValueError:
         raise _Invalid(_fmt(_E_TEMPLATE_SYNTAX)) from None
-    fmt_parts: list[str] = []
-    parts: list[tuple[Getter, Callable[[Any], str] | None]] = []
+    # Literal text around the fields: literals[i] comes before field i, the last one after.
+    literals: list[str] = []
+    literal_run = ""
+    parts: list[tuple[Getter, Callable[[Any], str]]] = []
+    plain: list[str] = []
     needs_line = False
     for literal, name, spec, conversion in parsed:
-        fmt_parts.append(literal.replace("{", "{{").replace("}", "}}"))
+        literal_run += literal
         if name is None:
             continue
         full = _template_field(name.strip())
         if conversion:
             raise _Invalid(_fmt(_E_TEMPLATE_CONVERSION, conversion=conversion, name=name))
-        parts.append((_field_getter(full), _template_converter(full, spec or "")))
-        fmt_parts.append("{}")
+        parts.append(_template_part(full, spec or ""))
+        if full.startswith("claim.") and CATALOGUE[full][0] in ("text", "code") and not spec:
+            plain.append(full.split(".", 1)[1])
+        literals.append(literal_run)
+        literal_run = ""
         needs_line = needs_line or full.startswith("line.")
-    return _Source(
-        _template_getter("".join(fmt_parts), tuple(parts)),
-        "text",
-        needs_line,
-        Text("malen", "the template"),
-        _fmt(_F_REQUIRED_TEMPLATE),
+    literals.append(literal_run)
+    label = Text("malen", "the template")
+    _steps(itype, tf, opts, "text", label)  # validates the transforms
+    # Templates of plain claim text fields only (the usual kind) read them all in one go.
+    fetch = operator.attrgetter(*plain) if plain and len(plain) == len(parts) else None
+    render = _template_getter(
+        itype,
+        literals,
+        tuple(parts),
+        fetch,
+        _length_rule(itype, tf, opts),
+        _default(itype, tf, opts),
     )
+    return _Source(render, needs_line, label, _fmt(_F_REQUIRED_TEMPLATE))
 
 
 def _template_field(name: str) -> str:
@@ -960,39 +1083,74 @@ def _template_field(name: str) -> str:
     raise _Invalid(_fmt(_E_TEMPLATE_FIELD, name=_show(name)))
 
 
-def _template_converter(name: str, spec: str) -> Callable[[Any], str] | None:
+def _template_part(name: str, spec: str) -> tuple[Getter, Callable[[Any], str]]:
+    """How one template field is read and written as text (None is written as nothing)."""
     dtype = CATALOGUE[name][0]
-    if not spec:
-        return {"date": dt.date.isoformat, "decimal": _decimal_text}.get(dtype)
-    if "{" in spec or "}" in spec:
-        valid = False
-    elif dtype == "date":
-        valid = _valid_strftime(spec)
-    else:
-        try:
-            format(_SAMPLES[dtype], spec)
-            valid = True
-        except (ValueError, TypeError):
+    if spec:
+        if "{" in spec or "}" in spec:
             valid = False
-    if not valid:
-        raise _Invalid(_fmt(_E_TEMPLATE_SPEC, spec=_show(spec), name=name))
-    return lambda value: format(value, spec)
+        elif dtype == "date":
+            valid = _valid_strftime(spec)
+        else:
+            try:
+                format(_SAMPLES[dtype], spec)
+                valid = True
+            except (ValueError, TypeError):
+                valid = False
+        if not valid:
+            raise _Invalid(_fmt(_E_TEMPLATE_SPEC, spec=_show(spec), name=name))
+        convert: Callable[[Any], str] = lambda value: format(value, spec)  # noqa: E731
+    else:
+        convert = {"date": dt.date.isoformat, "decimal": _decimal_text}.get(dtype, str)
+    if dtype in ("text", "code") and name not in _INHERITED:
+        # Text goes in as stored, as in the one-go path of _template_getter.
+        scope, attr = name.split(".", 1)
+        on_line = scope == "line"
+        return (lambda c, ln, tz: getattr(ln if on_line else c, attr, None)), convert
+    return _field_getter(name), convert
 
 
-def _template_getter(fmt: str, parts: tuple[tuple[Getter, Any], ...]) -> Getter:
-    if not parts:
-        text = fmt.format().strip() or None
-        return lambda c, ln, tz: text
+def _template_getter(
+    itype: IntegrationType,
+    literals: list[str],
+    parts: tuple[tuple[Getter, Callable[[Any], str]], ...],
+    fetch: Callable[[Any], Any] | None,
+    rule: tuple[int | None, int | None],
+    default: object,
+) -> Getter:
+    """Render the template, trimmed; then cut or check its length, or give the default."""
+    cut_to, limit = rule
+    longest = cut_to or limit or sys.maxsize
+    too_long = _length_check(itype, limit) if limit else None
+    # Literals at even positions, field values to fill in at odd ones.
+    pieces = [""] * (2 * len(literals) - 1)
+    pieces[::2] = literals
+    if len(parts) == 1 and fetch is not None:
+        one = fetch
+        fetch = lambda c: (one(c),)  # noqa: E731 - attrgetter of one name gives no tuple
+
+    def render_parts(c: Any, ln: Any, tz: dt.tzinfo) -> str:
+        filled = pieces.copy()
+        for i, (get, convert) in enumerate(parts):
+            value = get(c, ln, tz)
+            filled[2 * i + 1] = "" if value is None else convert(value)
+        return "".join(filled)
 
     def render(c: Any, ln: Any, tz: dt.tzinfo) -> str | None:
-        values = []
-        for get, convert in parts:
-            value = get(c, ln, tz)
-            if value is None:
-                values.append("")
-            else:
-                values.append(value if convert is None else convert(value))
-        return fmt.format(*values).strip() or None
+        if fetch is None:
+            text = render_parts(c, ln, tz).strip()
+        else:
+            filled = pieces.copy()
+            try:
+                filled[1::2] = fetch(c)
+                text = "".join(filled).strip()
+            except (AttributeError, TypeError):  # a value missing, None or not text
+                text = render_parts(c, ln, tz).strip()
+        if not text:
+            return default
+        if len(text) > longest:
+            return text[:cut_to].rstrip() if cut_to else too_long(text)
+        return text
 
     return render
 
@@ -1070,12 +1228,24 @@ def _conversion(itype: IntegrationType, vt: str, t: str) -> Callable[[Any], Any]
 def _length_steps(
     itype: IntegrationType, tf: TargetField, opts: dict[str, str]
 ) -> list[Callable[[str], str]]:
+    cut_to, limit = _length_rule(itype, tf, opts)
+    if cut_to:
+        return [_truncator(cut_to)]
+    if limit:
+        return [_length_check(itype, limit)]
+    return []
+
+
+def _length_rule(
+    itype: IntegrationType, tf: TargetField, opts: dict[str, str]
+) -> tuple[int | None, int | None]:
+    """(length to cut text to, or None; longest value allowed, or None) for the target."""
     t, limit = tf.data_type, tf.max_length
     option = opts.get("truncate")
     if t not in ("text", "code"):
         if option is not None:
             raise _Invalid(_fmt(_E_TRUNCATE_TYPE, system=itype.name, ttype=_TYPE_NAMES[t]))
-        return []
+        return None, None
     # Text is cut to fit by default; a code is never cut unless asked, since a shorter
     # code names something else.
     cut_to = limit if t == "text" else None
@@ -1087,11 +1257,7 @@ def _length_steps(
             cut_to = int(option)
         else:
             raise _Invalid(_fmt(_E_TRUNCATE_BAD, max=limit or 999_999, option=_show(option)))
-    if cut_to:
-        return [_truncator(cut_to)]
-    if limit:
-        return [_length_check(itype, limit)]
-    return []
+    return cut_to, limit
 
 
 def _truncator(length: int) -> Callable[[str], str]:
@@ -1222,7 +1388,7 @@ def _as_str(value: object) -> str | None:
 
 def _as_decimal(value: object, label: Text) -> Decimal | None:
     """A claim amount as Decimal rounded to øre; None when empty; _Fail when not a number."""
-    if type(value) is Decimal and value.is_finite() and -MAX_AMOUNT < value < MAX_AMOUNT:
+    if type(value) is Decimal and value.is_finite() and value.adjusted() < _MAX_DIGITS:
         rounded = value.quantize(OERE, rounding=ROUND_HALF_UP)
         return rounded if rounded else _ZERO_OERE
     if value is None or (type(value) is str and not value.strip()):
@@ -1249,11 +1415,13 @@ def _as_decimal(value: object, label: Text) -> Decimal | None:
 
 def _as_date(value: object, tz: dt.tzinfo, label: Text) -> dt.date | None:
     """A calendar date; an instant becomes its date in `tz` (naive instants are UTC)."""
-    if type(value) is dt.date:
-        return value
-    if value is None or value == "":
-        return None
     try:
+        if type(value) is dt.date:
+            return value
+        if type(value) is dt.datetime and value.tzinfo is not None:
+            return value.astimezone(tz).date()
+        if value is None or value == "":
+            return None
         if isinstance(value, str):
             text = value.strip()
             if len(text) == 10:
@@ -1328,14 +1496,30 @@ def resolve_claims(
         try:
             result = _resolve(plan, claim, zone, tz, integration_id)
         except Exception as exc:  # a bug in one claim must not stop the batch
-            report = _Report(getattr(claim, "id", None), getattr(claim, "claim_number", ""))
-            report.add(None, None, _fmt(_F_UNEXPECTED, error=type(exc).__name__))
-            result = report.errors
-        if isinstance(result, Voucher):
+            detail = _fmt(_F_UNEXPECTED, error=type(exc).__name__)
+            result = _claim_errors(claim, [(None, None, detail, None)])
+        if type(result) is Voucher:
             vouchers.append(result)
         else:
             errors.extend(result)
     return vouchers, errors
+
+
+def _claim_errors(claim: Any, problems: list[_Problem]) -> list[ClaimError]:
+    """Problems → ClaimErrors whose messages say which claim and line, in both languages."""
+    claim_id = getattr(claim, "id", None)
+    number = _as_str(getattr(claim, "claim_number", None)) or ""
+    shown = number or f"id {_show(claim_id)}"
+    errors = []
+    for target, label, detail, line in problems:
+        nb, en = f"Reiseregning {shown}", f"Expense claim {shown}"
+        if line is not None:
+            nb, en = f"{nb}, linje {line}", f"{en}, line {line}"
+        if label is not None:
+            nb, en = f"{nb} – {label.nb}", f"{en} – {label.en}"
+        message = Text(f"{nb}: {detail.nb}", f"{en}: {detail.en}")
+        errors.append(ClaimError(claim_id, number, target, message, line))
+    return errors
 
 
 def _plan_for(itype: IntegrationType, rows: Iterable[MappingRow]) -> MappingPlan:
@@ -1363,126 +1547,120 @@ def _zone(tz: object) -> dt.tzinfo | None:
         return None
 
 
-class _Report:
-    """Collects one claim's errors, each message saying which claim and line."""
-
-    def __init__(self, claim_id: object, claim_number: object) -> None:
-        self.claim_id = claim_id
-        self.claim_number = _as_str(claim_number) or ""
-        self.shown = self.claim_number or f"id {_show(claim_id)}"
-        self.errors: list[ClaimError] = []
-
-    def add(
-        self, target: str | None, label: Text | None, detail: Text, line: int | None = None
-    ) -> None:
-        nb, en = f"Reiseregning {self.shown}", f"Expense claim {self.shown}"
-        if line is not None:
-            nb, en = f"{nb}, linje {line}", f"{en}, line {line}"
-        if label is not None:
-            nb, en = f"{nb} – {label.nb}", f"{en} – {label.en}"
-        message = Text(f"{nb}: {detail.nb}", f"{en}: {detail.en}")
-        self.errors.append(ClaimError(self.claim_id, self.claim_number, target, message, line))
-
-
 def _resolve(
     plan: MappingPlan, claim: Any, zone: dt.tzinfo | None, tz: object, integration_id: object
 ) -> Voucher | list[ClaimError]:
-    report = _Report(getattr(claim, "id", None), getattr(claim, "claim_number", None))
-    if plan.errors:
-        for target, message in plan.errors.items():
-            report.add(target, None, _fmt(_F_MAPPING, message=message))
-        return report.errors
-    if zone is None:
-        report.add(None, None, _fmt(_F_TIME_ZONE, tz=_show(tz)))
-        return report.errors
-    claim_id = report.claim_id
-    reference = _reference(integration_id, claim_id, report)
-    lines = _claim_lines(claim, plan.itype, report)
-    shared = _claim_values(plan.voucher_rows, claim, zone, report)
-    balance = {**shared, **_claim_values(plan.balance_rows, claim, zone, report)}
-    base = {**shared, **_claim_values(plan.line_claim_rows, claim, zone, report)}
-    line_rows = plan.line_rows
+    """The hot path: written for speed, since it runs once per claim of every export."""
+    problems: list[_Problem] = []
+    if plan.errors or zone is None:
+        return _claim_errors(claim, _setup_problems(plan, tz))
+    claim_id = getattr(claim, "id", None)
+    # reference_for(integration_id, claim_id), without its checks when they clearly pass.
+    reference = f"{REFERENCE_PREFIX}-{integration_id}-{claim_id}"
+    if not (
+        type(claim_id) is int
+        and type(integration_id) is int
+        and claim_id > 0
+        and integration_id > 0
+        and len(reference) <= REFERENCE_MAX_LENGTH
+    ):
+        reference = _reference(integration_id, claim_id, problems)
+    lines = getattr(claim, "lines", None)
+    if type(lines) is not tuple or not lines or len(lines) > plan.max_lines:
+        lines = _claim_lines(lines, plan.itype, problems)
+    base = plan.debit_start.copy()
+    balance = plan.balance_start.copy()
+    for target, fn, row, on_debit, on_balance in plan.claim_steps:
+        try:
+            value = fn(claim, None, zone)
+        except _Fail as fail:
+            problems.append((target, row.label, fail.text, None))
+            continue
+        if value is not None:
+            if on_debit:
+                base[target] = value
+            if on_balance:
+                balance[target] = value
+        elif row.required:
+            problems.append((target, row.label, row.empty, None))
+    line_steps = plan.line_steps
     out: list[dict[str, object]] = []
     total = _ZERO
     for number, ln in enumerate(lines, 1):
         line = base.copy()
-        for row in line_rows:
+        for target, fn, row in line_steps:
             try:
-                value = row.fn(claim, ln, zone)
+                value = fn(claim, ln, zone)
             except _Fail as fail:
-                report.add(row.target, row.label, fail.text, number)
+                problems.append((target, row.label, fail.text, number))
                 continue
             if value is not None:
-                line[row.target] = value
+                line[target] = value
             elif row.required:
-                report.add(row.target, row.label, row.empty, number)
-        amount = _line_amount(ln, report, number)
+                problems.append((target, row.label, row.empty, number))
+        amount = getattr(ln, "amount", None)
+        # adjusted() < 12: |amount| < MAX_AMOUNT, without two slow Decimal comparisons.
+        if type(amount) is Decimal and amount.is_finite() and amount.adjusted() < _MAX_DIGITS:
+            amount = amount.quantize(OERE, ROUND_HALF_UP) or _ZERO_OERE
+        else:
+            amount = _line_amount(amount, problems, number)
         line[AMOUNT] = amount
         total += amount
         out.append(line)
-    if report.errors:
-        return report.errors
+    if problems:
+        return _claim_errors(claim, problems)
     balance[AMOUNT] = _ZERO - total
     out.append(balance)
-    return Voucher(claim_id=claim_id, reference=reference, number=claim_id, lines=out)
+    return Voucher(claim_id, reference, claim_id, out)
 
 
-def _claim_values(
-    rows: tuple[_Row, ...], claim: Any, zone: dt.tzinfo, report: _Report
-) -> dict[str, object]:
-    values: dict[str, object] = {}
-    for row in rows:
-        try:
-            value = row.fn(claim, None, zone)
-        except _Fail as fail:
-            report.add(row.target, row.label, fail.text)
-            continue
-        if value is not None:
-            values[row.target] = value
-        elif row.required:
-            report.add(row.target, row.label, row.empty)
-    return values
+def _setup_problems(plan: MappingPlan, tz: object) -> list[_Problem]:
+    """Why no claim can be resolved: the mapping is invalid or the time zone unknown."""
+    if plan.errors:
+        return [
+            (target, None, _fmt(_F_MAPPING, message=message), None)
+            for target, message in plan.errors.items()
+        ]
+    return [(None, None, _fmt(_F_TIME_ZONE, tz=_show(tz)), None)]
 
 
-def _reference(integration_id: object, claim_id: object, report: _Report) -> str:
+def _reference(integration_id: object, claim_id: object, problems: list[_Problem]) -> str:
     if type(claim_id) is not int or claim_id <= 0:
-        report.add(None, None, _fmt(_F_NO_ID))
+        problems.append((None, None, _fmt(_F_NO_ID), None))
         return ""
     try:
         return reference_for(integration_id, claim_id)  # type: ignore[arg-type]
     except ValueError:
-        report.add(
-            None, None, _fmt(_F_REFERENCE, integration=_show(integration_id), claim=claim_id)
-        )
+        detail = _fmt(_F_REFERENCE, integration=_show(integration_id), claim=claim_id)
+        problems.append((None, None, detail, None))
         return ""
 
 
-def _claim_lines(claim: Any, itype: IntegrationType, report: _Report) -> tuple[Any, ...]:
-    raw = getattr(claim, "lines", None)
+def _claim_lines(raw: object, itype: IntegrationType, problems: list[_Problem]) -> tuple:
     lines: tuple[Any, ...] = ()
     if raw is not None and not isinstance(raw, str | bytes | dict):
         try:
-            lines = tuple(raw)
+            lines = tuple(raw)  # type: ignore[call-overload]
         except TypeError:
             lines = ()
     if not lines:
-        report.add(None, None, _fmt(_F_NO_LINES))
-    elif len(lines) + 1 > itype.batch_limit:
-        report.add(
-            None,
-            None,
-            _fmt(_F_TOO_MANY_LINES, count=len(lines), system=itype.name, limit=itype.batch_limit),
+        problems.append((None, None, _fmt(_F_NO_LINES), None))
+    elif len(lines) >= itype.batch_limit:
+        detail = _fmt(
+            _F_TOO_MANY_LINES, count=len(lines), system=itype.name, limit=itype.batch_limit - 1
         )
+        problems.append((None, None, detail, None))
     return lines
 
 
-def _line_amount(ln: Any, report: _Report, number: int) -> Decimal:
+def _line_amount(raw: object, problems: list[_Problem], number: int) -> Decimal:
+    """The slow path of a line amount: not a plain Decimal, or one out of range."""
     try:
-        amount = _as_decimal(getattr(ln, "amount", None), _AMOUNT_LABEL)
+        amount = _as_decimal(raw, _AMOUNT_LABEL)
     except _Fail as fail:
-        report.add(AMOUNT, None, fail.text, number)
+        problems.append((AMOUNT, None, fail.text, number))
         return _ZERO
     if amount is None:
-        report.add(AMOUNT, None, _fmt(_F_NO_AMOUNT), number)
+        problems.append((AMOUNT, None, _fmt(_F_NO_AMOUNT), number))
         return _ZERO
     return amount
