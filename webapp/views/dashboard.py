@@ -1,15 +1,78 @@
-"""The organisation's dashboard: one card per integration."""
+"""The organisation's dashboard: one card per integration, and pausing or resuming exports."""
 
 from __future__ import annotations
 
-from flask import Blueprint, g, redirect, render_template, session, url_for
+import datetime as dt
 
-from webapp.access import login_required, memberships, org_blueprint_setup
-from webapp.models import Integration
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from werkzeug.routing import BuildError
+
+from webapp import htmx
+from webapp.access import login_required, memberships, org_admin_required, org_blueprint_setup
+from webapp.i18n import current_locale
+from webapp.models import DoesNotExist, Integration
+from webapp.services import dashboard
+from webapp.services.integrations import StaleVersion, change
 
 bp = Blueprint("dashboard", __name__, url_prefix="/o/<org_slug>")
 org_blueprint_setup(bp)
 home_bp = Blueprint("home", __name__)
+
+
+# --- template helpers used by the dashboard, run and schedule pages ------------------------------
+
+
+@bp.app_template_global()
+def has_endpoint(name: str) -> bool:
+    """True when a view with this endpoint exists (features arrive with their issues)."""
+    return name in current_app.view_functions
+
+
+@bp.app_template_global()
+def endpoint_url(name: str, **values) -> str | None:
+    """`url_for` for an endpoint that may not exist yet; None when it does not."""
+    if name not in current_app.view_functions:
+        return None
+    try:
+        return url_for(name, **values)
+    except BuildError:
+        return None
+
+
+@bp.app_template_filter("local_time")
+def local_time(value: dt.datetime | None, style: str = "short") -> str:
+    """An instant in the organisation's time zone, in the page's language."""
+    if value is None:
+        return ""
+    org = g.get("org")
+    return dashboard.format_local(
+        value, org.time_zone if org is not None else "Europe/Oslo", current_locale(), style
+    )
+
+
+@bp.app_template_filter("iso_utc")
+def iso_utc(value: dt.datetime | None) -> str:
+    """Machine-readable instant for <time datetime="…">."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- views ---------------------------------------------------------------------------------------
 
 
 @home_bp.get("/")
@@ -29,9 +92,63 @@ def index():
 @bp.get("/")
 def home():
     """Show the organisation's integrations and what needs attention."""
-    integrations = list(
-        Integration.select()
-        .where(Integration.organization == g.org)
-        .order_by(Integration.created_at)
+    return render_template("dashboard/home.html", cards=dashboard.cards(g.org))
+
+
+@bp.get("/integrations/<int:integration_id>/summary")
+def summary(integration_id: int):
+    """One card's summary (status, times, chart); the whole dashboard outside htmx."""
+    integration = _integration(integration_id)
+    return htmx.render(
+        "dashboard/home.html",
+        "dashboard/_summary.html",
+        cards=dashboard.cards(g.org),
+        card=dashboard.card(integration),
     )
-    return render_template("dashboard/home.html", integrations=integrations)
+
+
+@bp.post("/integrations/<int:integration_id>/pause")
+@org_admin_required
+def pause(integration_id: int):
+    """Stop scheduled and manual exports until resumed."""
+    integration = _integration(integration_id)
+    if integration.status in ("connected", "degraded", "needs_reauth"):
+        _set_status(integration, "paused", "integration.paused")
+        flash(_("Exports for %(name)s are paused.", name=integration.name), "success")
+    return redirect(url_for("dashboard.home"))
+
+
+@bp.post("/integrations/<int:integration_id>/resume")
+@org_admin_required
+def resume(integration_id: int):
+    """Let exports run again (still asking for credentials if they were rejected)."""
+    integration = _integration(integration_id)
+    if integration.status == "paused":
+        status = "needs_reauth" if integration.reauth_reason else "connected"
+        _set_status(integration, status, "integration.resumed")
+        flash(_("Exports for %(name)s run again.", name=integration.name), "success")
+    return redirect(url_for("dashboard.home"))
+
+
+def _set_status(integration: Integration, status: str, action: str) -> None:
+    expected = request.form.get("version", type=int)
+    try:
+        change(
+            integration,
+            {"status": status},
+            actor=g.user,
+            action=action,
+            expected_version=expected,
+        )
+    except StaleVersion:
+        flash(
+            _("Someone else changed this integration just now. Look at it again and retry."),
+            "warning",
+        )
+
+
+def _integration(integration_id: int) -> Integration:
+    try:
+        return Integration.for_org(g.org.id, integration_id)
+    except DoesNotExist:
+        abort(404)

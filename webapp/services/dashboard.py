@@ -1,0 +1,220 @@
+"""What the dashboard shows for each integration: state in words, times, runs, chart.
+
+Plain data for the templates, read in a handful of queries for the whole organisation. The
+state a coordinator sees is derived from the integration's status and its latest finished run:
+
+- `draft`: not set up yet; `paused`: exports stopped on purpose;
+- `needs_attention`: the accounting system rejected the credentials (`needs_reauth`), or the
+  latest run exported only some claims;
+- `failing`: the latest run failed (or the integration is `degraded`);
+- `connected`: everything else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from peewee import fn
+
+from adapters import get_type
+from adapters.types import Text
+from webapp.models import Integration, Organization, SyncRun, SyncSchedule
+from webapp.schedule import Schedule, describe
+
+CHART_RUNS = 30
+BAR_WIDTH = 8
+BAR_GAP = 2
+CHART_HEIGHT = 40
+# Bar heights differ by outcome so the chart never relies on colour alone.
+BAR_HEIGHTS = {"succeeded": 40, "partial": 26, "failed": 12, "running": 40, "queued": 40}
+
+
+@dataclass
+class Bar:
+    run: SyncRun
+    x: int
+    y: int
+    height: int
+    status: str
+
+
+@dataclass
+class Chart:
+    bars: list[Bar]
+    counts: dict[str, int]
+    width: int = CHART_RUNS * (BAR_WIDTH + BAR_GAP)
+    height: int = CHART_HEIGHT
+
+    @property
+    def total(self) -> int:
+        return len(self.bars)
+
+
+@dataclass
+class Card:
+    integration: Integration
+    type_name: Text
+    state: str
+    state_class: str
+    schedule: SyncSchedule | None
+    runs: list[SyncRun] = field(default_factory=list)
+    chart: Chart | None = None
+    # The run under way (queued or running, with a job), and a retry waiting for its time.
+    active_run: SyncRun | None = None
+    waiting_retry: SyncRun | None = None
+    last_run: SyncRun | None = None
+
+    @property
+    def needs_reauth(self) -> bool:
+        return self.integration.status == "needs_reauth"
+
+    @property
+    def scheduled(self) -> bool:
+        return self.schedule is not None and self.schedule.kind != "manual"
+
+    @property
+    def skipped(self) -> bool:
+        """Scheduled exports are passed over while the integration cannot export."""
+        return self.scheduled and self.integration.status in ("needs_reauth", "paused", "draft")
+
+    @property
+    def can_export(self) -> bool:
+        return self.integration.status in ("connected", "degraded")
+
+    def schedule_text(self, locale: str) -> str:
+        if self.schedule is None:
+            return describe(Schedule("manual", {}), locale)
+        try:
+            return describe(Schedule.from_model(self.schedule), locale)
+        except ValueError:
+            return ""
+
+
+def state_of(integration: Integration, last_run: SyncRun | None) -> tuple[str, str]:
+    """(state, CSS modifier) as the coordinator should read it."""
+    status = integration.status
+    if status in ("draft", "paused"):
+        return status, status
+    if status == "needs_reauth":
+        return "needs_attention", "needs_reauth"
+    if status == "degraded" or (last_run is not None and last_run.status == "failed"):
+        return "failing", "failing"
+    if last_run is not None and last_run.status == "partial":
+        return "needs_attention", "degraded"
+    return "connected", "connected"
+
+
+def cards(organization: Organization) -> list[Card]:
+    """One card per integration of the organisation, oldest integration first."""
+    integrations = list(
+        Integration.select()
+        .where(Integration.organization == organization.id)
+        .order_by(Integration.created_at, Integration.id)
+    )
+    return build_cards(integrations)
+
+
+def card(integration: Integration) -> Card:
+    return build_cards([integration])[0]
+
+
+def build_cards(integrations: list[Integration]) -> list[Card]:
+    ids = [i.id for i in integrations]
+    if not ids:
+        return []
+    schedules = {
+        s.integration_id: s for s in SyncSchedule.select().where(SyncSchedule.integration.in_(ids))
+    }
+    runs = _recent_runs(ids)
+    out = []
+    for integration in integrations:
+        mine = runs.get(integration.id, [])
+        last = next((r for r in mine if r.is_final), None)
+        active = next((r for r in mine if not r.is_final and r.job_id is not None), None)
+        waiting = next((r for r in mine if not r.is_final and r.job_id is None), None)
+        state, css = state_of(integration, last)
+        try:
+            name = get_type(integration.type_key).name
+        except KeyError:
+            name = Text(integration.type_key, integration.type_key)
+        out.append(
+            Card(
+                integration=integration,
+                type_name=name,
+                state=state,
+                state_class=css,
+                schedule=schedules.get(integration.id),
+                runs=mine,
+                chart=chart(mine),
+                active_run=active,
+                waiting_retry=waiting,
+                last_run=last,
+            )
+        )
+    return out
+
+
+def _recent_runs(ids: list[int]) -> dict[int, list[SyncRun]]:
+    """The latest CHART_RUNS runs of each integration, newest first, in one query."""
+    position = (
+        fn.ROW_NUMBER()
+        .over(partition_by=[SyncRun.integration], order_by=[SyncRun.id.desc()])
+        .alias("position")
+    )
+    ranked = SyncRun.select(SyncRun, position).where(SyncRun.integration.in_(ids)).alias("ranked")
+    query = SyncRun.select(ranked.c.id).from_(ranked).where(ranked.c.position <= CHART_RUNS)
+    wanted = [run_id for (run_id,) in query.tuples()]
+    out: dict[int, list[SyncRun]] = {}
+    if not wanted:
+        return out
+    for run in SyncRun.select().where(SyncRun.id.in_(wanted)).order_by(SyncRun.id.desc()):
+        out.setdefault(run.integration_id, []).append(run)
+    return out
+
+
+def chart(runs_newest_first: list[SyncRun]) -> Chart:
+    """Bars for the latest runs, oldest on the left, newest on the right."""
+    runs = list(reversed(runs_newest_first[:CHART_RUNS]))
+    counts = {"succeeded": 0, "partial": 0, "failed": 0, "running": 0}
+    bars = []
+    offset = (CHART_RUNS - len(runs)) * (BAR_WIDTH + BAR_GAP)
+    for n, run in enumerate(runs):
+        status = run.status if run.status in BAR_HEIGHTS else "queued"
+        counts["running" if status in ("running", "queued") else status] += 1
+        height = BAR_HEIGHTS[status]
+        bars.append(
+            Bar(
+                run=run,
+                x=offset + n * (BAR_WIDTH + BAR_GAP),
+                y=CHART_HEIGHT - height,
+                height=height,
+                status="running" if status == "queued" else status,
+            )
+        )
+    return Chart(bars=bars, counts=counts)
+
+
+# --- times as the organisation reads them -------------------------------------------------------
+
+_PATTERNS = {
+    ("nb", "short"): "dd.MM.yyyy 'kl.' HH:mm",
+    ("en", "short"): "d MMM yyyy, HH:mm",
+    ("nb", "long"): "EEEE d. MMMM yyyy 'kl.' HH:mm",
+    ("en", "long"): "EEEE d MMMM yyyy 'at' HH:mm",
+}
+
+
+def format_local(value: dt.datetime, time_zone: str, locale: str, style: str = "short") -> str:
+    """An instant in the organisation's time zone and the reader's language."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    language = "en" if locale.startswith("en") else "nb"
+    return format_datetime(
+        value,
+        _PATTERNS[(language, style)],
+        tzinfo=ZoneInfo(time_zone),
+        locale="en_GB" if language == "en" else "nb_NO",
+    )

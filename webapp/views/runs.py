@@ -1,0 +1,143 @@
+"""Export runs: Export now, a run's status (polled while it runs), and the run history."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, g, redirect, request, url_for
+from flask_babel import gettext as _
+
+from webapp import htmx
+from webapp.access import org_admin_required, org_blueprint_setup
+from webapp.i18n import text
+from webapp.models import DoesNotExist, Integration, SyncRun
+from webapp.services import dashboard, exports
+
+bp = Blueprint("runs", __name__, url_prefix="/o/<org_slug>")
+org_blueprint_setup(bp)
+
+HISTORY_LENGTH = 100
+
+
+@bp.post("/integrations/<int:integration_id>/export")
+@org_admin_required
+def create(integration_id: int):
+    """Export now: start a run and answer with its status, which polls itself."""
+    integration = _integration(integration_id)
+    started = exports.start_manual(integration, g.user)
+    if started.refused == "needs_reauth":
+        target = _credentials_url(integration)
+        if target is not None:
+            return _go(target)
+    if started.run is None:
+        return _status(integration, None, refused=started.refused)
+    if not htmx.is_fragment_request():
+        return redirect(url_for("runs.show", run_id=started.run.id))
+    return _status(
+        integration,
+        started.run,
+        follow=True,
+        already=started.already_running,
+        announce=_("The export has started."),
+    )
+
+
+@bp.get("/runs/<int:run_id>")
+def show(run_id: int):
+    """A run's counts, message and failed claims; its live status fragment for htmx."""
+    run = exports.run_for_org(g.org.id, run_id)
+    if run is None:
+        abort(404)
+    integration = run.integration
+    follow = request.args.get("follow") == "1"
+    detail = request.args.get("detail") == "1"
+    if htmx.is_fragment_request() and run.is_final and follow and _must_reauth(run):
+        target = _credentials_url(integration)
+        if target is not None and g.membership.is_admin:
+            # The coordinator who pressed Export now goes straight to the credential form.
+            return htmx.redirect(_status(integration, run), target)
+    announce = None
+    if htmx.is_fragment_request() and run.is_final:
+        announce = f"{run_status_word(run.status)}: {text(run.message)}"
+    return _status(integration, run, follow=follow, detail=detail, announce=announce)
+
+
+@bp.get("/integrations/<int:integration_id>/runs")
+def index(integration_id: int):
+    """The integration's run history, newest first."""
+    integration = _integration(integration_id)
+    runs = exports.recent_runs(integration.id, HISTORY_LENGTH)
+    card = dashboard.card(integration)
+    return htmx.render(
+        "runs/index.html", "runs/_table.html", integration=integration, runs=runs, card=card
+    )
+
+
+def _status(integration: Integration, run: SyncRun | None, **context):
+    """The status fragment (or, outside htmx, the run page); 286 stops polling when final."""
+    final = run is None or run.is_final
+    status = htmx.STOP_POLLING if final and htmx.is_fragment_request() else 200
+    response = htmx.render(
+        "runs/show.html",
+        "runs/_status.html",
+        status=status,
+        integration=integration,
+        run=run,
+        failures=exports.failed_items(run) if run is not None and final else [],
+        **context,
+    )
+    if run is not None and final and htmx.is_fragment_request():
+        # The dashboard card refreshes its summary (last sync, chart) when a run ends.
+        htmx.trigger(response, f"run-finished-{integration.id}")
+    return response
+
+
+def _must_reauth(run: SyncRun) -> bool:
+    return run.error_kind in ("auth", "permission") or run.integration.status == "needs_reauth"
+
+
+def _credentials_url(integration: Integration) -> str | None:
+    try:
+        return url_for("credentials.edit", integration_id=integration.id, reason="auth")
+    except Exception:  # the credential form has not arrived in this build
+        return None
+
+
+def _go(target: str):
+    if htmx.is_fragment_request():
+        response = Response(status=200)
+        response.headers.add("Vary", "HX-Request")
+        return htmx.redirect(response, target)
+    return redirect(target)
+
+
+def _integration(integration_id: int) -> Integration:
+    try:
+        return Integration.for_org(g.org.id, integration_id)
+    except DoesNotExist:
+        abort(404)
+
+
+# Keep the translation of the word for each run status in one place for the templates.
+RUN_STATUS_WORDS = {
+    "queued": lambda: _("Waiting"),
+    "running": lambda: _("Running"),
+    "succeeded": lambda: _("Succeeded"),
+    "partial": lambda: _("Partly succeeded"),
+    "failed": lambda: _("Failed"),
+}
+TRIGGER_WORDS = {
+    "manual": lambda: _("Export now"),
+    "schedule": lambda: _("Schedule"),
+    "retry": lambda: _("Retry"),
+}
+
+
+@bp.app_template_global()
+def run_status_word(status: str) -> str:
+    word = RUN_STATUS_WORDS.get(status)
+    return word() if word else status
+
+
+@bp.app_template_global()
+def run_trigger_word(trigger: str) -> str:
+    word = TRIGGER_WORDS.get(trigger)
+    return word() if word else trigger
