@@ -71,7 +71,7 @@ def main() -> int:
                 message.string = message.id
             elif message.id in known:
                 message.string = known[message.id]
-            elif not message.string:
+            elif not (all(message.string) if message.pluralizable else message.string):
                 missing.append(message.id)
         catalog.obsolete.clear()
         _write(po, catalog)
