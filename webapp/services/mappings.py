@@ -274,6 +274,9 @@ def transforms_for(tf: TargetField | None, kind: str) -> tuple[str, ...]:
         names = tuple(n for n in names if n in ("truncate",))
     if kind != "field":
         names = tuple(n for n in names if n != "date_format")
+    if kind == "lookup":
+        # The table's own "any other value" is the default a coordinator looks for.
+        names = tuple(n for n in names if n != "default")
     return names if kind != NONE else ()
 
 
