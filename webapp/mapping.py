@@ -609,13 +609,23 @@ def used_codes(
 
 
 def closest_codes(code: str, known_codes: Iterable[str], n: int = 3) -> list[str]:
-    """The known codes most like an unknown one (for "did you mean …?"), best first."""
-    by_upper: dict[str, str] = {}
-    for known in known_codes:
-        by_upper.setdefault(str(known).strip().upper(), str(known))
+    """The known codes most like an unknown one (for "did you mean …?"), best first.
+
+    difflib's similarity, case-insensitive; among equally similar codes, one with the same
+    characters comes first, since two swapped digits are the commonest typo in a code.
+    """
     wanted = str(code).strip().upper()
-    matches = difflib.get_close_matches(wanted, list(by_upper), n=n, cutoff=0.5)
-    return [by_upper[m] for m in matches]
+    matcher = difflib.SequenceMatcher(b=wanted)
+    scored = []
+    for known in dict.fromkeys(str(k) for k in known_codes):
+        candidate = known.strip().upper()
+        matcher.set_seq1(candidate)
+        if matcher.real_quick_ratio() >= 0.5 and matcher.quick_ratio() >= 0.5:
+            ratio = matcher.ratio()
+            if ratio >= 0.5:
+                scored.append((-ratio, sorted(candidate) != sorted(wanted), known))
+    scored.sort(key=lambda item: item[:2])
+    return [known for _, _, known in scored[:n]]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1420,10 +1430,12 @@ def _as_date(value: object, tz: dt.tzinfo, label: Text) -> dt.date | None:
             return value
         if type(value) is dt.datetime and value.tzinfo is not None:
             return value.astimezone(tz).date()
-        if value is None or value == "":
+        if value is None:
             return None
         if isinstance(value, str):
             text = value.strip()
+            if not text:
+                return None
             if len(text) == 10:
                 return dt.date.fromisoformat(text)
             value = dt.datetime.fromisoformat(text)
