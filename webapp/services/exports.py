@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -57,6 +58,8 @@ from webapp.services import audit
 log = logging.getLogger("ledgerlink.exports")
 
 JOB = "webapp.jobs.export.run_export"
+# Transport failures after which the request may still be in the provider's hands.
+UNANSWERED = ("timeout", "connect")
 QUEUE = "exports"
 # Integrations whose claims may be exported; the others are skipped and the dashboard says why.
 EXPORTABLE = ("connected", "degraded")
@@ -72,14 +75,29 @@ DEFAULTS = {
     "EXPORT_RETRY_DELAYS": (120, 600),
     # How long a job waits for another export of the same integration to finish.
     "EXPORT_LOCK_WAIT": 10.0,
+    # After a call that got no answer (timeout, connection lost) the provider may still be
+    # storing what it received: wait this long before asking it what it has.
+    "EXPORT_SETTLE_SECONDS": 30.0,
+    # Longest wait the job honours when the provider asks it to slow down.
+    "EXPORT_MAX_RETRY_WAIT": 60.0,
     # Claims read and resolved at a time.
     "EXPORT_CLAIM_CHUNK": 500,
+    # Voucher lines per call, when lower than the provider's own limit (smaller batches show
+    # progress sooner and lose less to an interruption).
+    "EXPORT_BATCH_LINES": None,
 }
 
 
 def setting(name: str):
-    if has_app_context():
-        return current_app.config.get(name, DEFAULTS[name])
+    """An export setting: app config, else `LEDGERLINK_<NAME>` in the environment, else default."""
+    if has_app_context() and name in current_app.config:
+        return current_app.config[name]
+    raw = os.environ.get(f"LEDGERLINK_{name}")
+    if raw is not None:
+        default = DEFAULTS[name]
+        if isinstance(default, tuple):
+            return tuple(float(part) for part in raw.split(",") if part.strip())
+        return float(raw) if default is None or isinstance(default, float) else int(raw)
     return DEFAULTS[name]
 
 
@@ -401,7 +419,8 @@ class Export:
         self.total = self.reconciled + len(ids)
         self._save_counts()
         tz = integration.organization.time_zone
-        for batch in batches(self._vouchers(itype, plan, ids, tz), itype.batch_limit):
+        limit = min(itype.batch_limit, int(setting("EXPORT_BATCH_LINES") or itype.batch_limit))
+        for batch in batches(self._vouchers(itype, plan, ids, tz), limit):
             self._send(adapter, batch)
         return self._complete()
 
@@ -465,8 +484,11 @@ class Export:
                 if attempt >= attempts:
                     raise
                 wait = backoff * 2 ** (attempt - 1)
+                if error.provider_code in UNANSWERED:
+                    wait = max(wait, float(setting("EXPORT_SETTLE_SECONDS")))
                 if error.retry_after:
-                    wait = max(wait, min(float(error.retry_after), 60.0))
+                    cap = float(setting("EXPORT_MAX_RETRY_WAIT"))
+                    wait = max(wait, min(float(error.retry_after), cap))
                 log.info(
                     "export run %s: %s, trying the batch again in %.1fs",
                     self.run_row.id,
@@ -528,7 +550,7 @@ class Export:
     def _reconcile_pending(self, adapter) -> None:
         """Claims left `pending` by an interrupted run: record those the provider has."""
         pending = list(
-            ExportItem.select(ExportItem.claim, ExportItem.reference)
+            ExportItem.select(ExportItem.claim, ExportItem.reference, ExportItem.updated_at)
             .where(
                 (ExportItem.integration == self.integration.id) & (ExportItem.status == "pending")
             )
@@ -536,6 +558,13 @@ class Export:
         )
         if not pending:
             return
+        # A run that died moments ago may have left a call the provider is still storing.
+        latest = max(updated for _claim, _ref, updated in pending)
+        settle = float(setting("EXPORT_SETTLE_SECONDS"))
+        remaining = settle - (utcnow() - latest).total_seconds()
+        if remaining > 0:
+            time.sleep(min(remaining, settle))
+        pending = [(claim, reference) for claim, reference, _updated in pending]
         found = adapter.find_exported([reference for _claim, reference in pending])
         rows = [(claim, ref, found[ref]) for claim, ref in pending if ref in found]
         self._store(rows, status="exported")
@@ -715,11 +744,11 @@ class Export:
                 )
             )
             message = {k: f"{message[k]} {extra[k]}" for k in message}
-        finish(self.run_row, status, error_kind=kind, message=message, **self._counts())
         if status in ("succeeded", "partial"):
             Integration.update(last_success_at=utcnow(), last_success_count=exported).where(
                 Integration.id == self.integration.id
             ).execute()
+        finish(self.run_row, status, error_kind=kind, message=message, **self._counts())
         return status
 
     def _progress_note(self) -> Callable[[], str]:
@@ -763,9 +792,10 @@ class Export:
                 text += " " + _("Ledgerlink tries again at the next scheduled export.")
             return text
 
-        finish(self.run_row, "failed", error_kind=kind, message=bilingual(render), **self._counts())
         if kind in ("auth", "permission"):
+            # Before the run is final: whoever sees it final also sees why.
             self._needs_reauth(error)
+        finish(self.run_row, "failed", error_kind=kind, message=bilingual(render), **self._counts())
         return "failed"
 
     def _needs_reauth(self, error: AdapterError) -> None:

@@ -184,7 +184,7 @@ def _claim_due_retries(now: dt.datetime, result: TickResult) -> list[SyncRun]:
     """Retry runs whose time has come get their job id (and are enqueued after commit)."""
     with db.atomic():
         query = (
-            SyncRun.select(SyncRun, Integration.status)
+            SyncRun.select(SyncRun)
             .join(Integration)
             .where(
                 (SyncRun.status == "queued")
