@@ -227,13 +227,15 @@ def start_manual(integration: Integration, actor=None) -> Started:
     return Started(run)
 
 
-def create_retry(integration_id: int, *, delay: float = 0.0, actor=None) -> SyncRun:
-    """A `retry` run, due after `delay` seconds; the scheduler (or `start_now`) queues it."""
+def create_retry(
+    integration_id: int, *, delay: float = 0.0, at: dt.datetime | None = None, actor=None
+) -> SyncRun:
+    """A `retry` run, due `delay` seconds after `at` (now); the scheduler or `start_now` queues it."""
     return SyncRun.create(
         integration=integration_id,
         trigger="retry",
         status="queued",
-        slot_at=utcnow() + dt.timedelta(seconds=delay),
+        slot_at=(at or utcnow()) + dt.timedelta(seconds=delay),
         created_by=actor,
     )
 

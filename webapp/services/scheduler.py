@@ -219,7 +219,7 @@ def _recover_abandoned(result: TickResult) -> None:
                 continue
             with db.atomic():
                 exports.close_abandoned(fresh)
-                retry = exports.create_retry(run.integration_id)
+                retry = exports.create_retry(run.integration_id, at=result.at)
                 audit.record(
                     "export.recovered",
                     organization=Integration.get_by_id(run.integration_id).organization_id,
