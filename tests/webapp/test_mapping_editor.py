@@ -384,11 +384,13 @@ def test_second_save_is_refused_with_who_changed_it_and_when(auth, client, org, 
         expected_version=opened_at,
     )
     changed = Integration.get_by_id(xledger.id)
-    when = changed.updated_at.astimezone(ZoneInfo("Europe/Oslo"))
+    when = mappings.clock_time(changed.updated_at, "Europe/Oslo")
+    assert re.fullmatch(r"\d\d:\d\d( \(\d\d\.\d\d\.\d{4}\))?", when)
+    assert when[:5] == f"{changed.updated_at.astimezone(ZoneInfo('Europe/Oslo')):%H:%M}"
     response = editor.save("balancingAccount", version=opened_at, kind="constant", constant="2400")
     assert response.status_code == 200
     html = body(response)
-    assert f"Changed by Per Persen at {when:%d.%m.%Y %H:%M} – reload the page" in html
+    assert f"Changed by Per Persen at {when} – reload the page" in html
     assert 'id="conflict-balancingAccount"' in html
     assert stored(xledger, "balancingAccount").value == "2930"
     assert editor.version == opened_at + 1
@@ -501,7 +503,7 @@ def test_install_defaults_is_idempotent_and_offered_when_empty(auth, client, org
     rows = mappings.stored_rows(empty)
     assert set(rows) == {r.target for r in resolver.rows_from_defaults(empty_type(empty))}
     assert resolver.validate_mapping(empty_type(empty), list(rows.values())) == {}
-    assert last_audit().action == "mapping.defaults_installed"
+    assert last_audit().action == "integration.mapping_defaults"
     assert mappings.install_defaults(empty, None) == 0
     assert FieldMapping.select().where(FieldMapping.integration == empty).count() == len(rows)
 

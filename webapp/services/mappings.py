@@ -44,7 +44,7 @@ from webapp.models import (
     ReferenceCache,
     User,
 )
-from webapp.services import audit, integrations
+from webapp.services import integrations
 from webapp.services.integrations import StaleVersion
 from webapp.services.providers import adapter_settings
 
@@ -555,7 +555,7 @@ def _action(old: MappingRow | None, new: MappingRow | None) -> str:
 
 def conflict_message(stale: StaleVersion, actor: User | None, time_zone: str) -> str:
     """ "Changed by NAME at TIME – reload": what a second coordinator sees on save."""
-    when = local_time(stale.changed_at, time_zone) if stale.changed_at else "?"
+    when = clock_time(stale.changed_at, time_zone) if stale.changed_at else "?"
     by_id = stale.integration.updated_by_id
     if actor is not None and by_id == actor.id:
         return _(
@@ -641,31 +641,12 @@ def remove_lookup_entry(integration, target, key, *, actor, expected_version) ->
 def install_defaults(integration: Integration, actor: User | None) -> int:
     """Pre-fill a new integration with its type's default mapping; how many rows were added.
 
-    Idempotent: an integration that has any mapping row already is left alone (so a
-    coordinator's own choices are never overwritten). Does not change `integration.version`;
-    writes one audit event when rows are added.
+    Idempotent: an integration that has any mapping row already is left alone, so a
+    coordinator's own choices are never overwritten. Does not change `integration.version`.
+    The rows are written by `integrations.apply_default_mapping` (one audit event), so the
+    wizard and the editor fill in exactly the same thing.
     """
-    itype = get_type(integration.type_key)
-    with db.atomic():
-        if FieldMapping.select().where(FieldMapping.integration == integration).exists():
-            return 0
-        rows = resolver.rows_from_defaults(itype)
-        for row in rows:
-            FieldMapping.create(
-                integration=integration,
-                position=_position(itype, row.target),
-                updated_by=actor,
-                **row.model_values(),
-            )
-        audit.record(
-            "mapping.defaults_installed",
-            organization=integration.organization_id,
-            target_type="integration",
-            target_id=integration.id,
-            fields=[row.target for row in rows],
-            actor=actor,
-        )
-    return len(rows)
+    return integrations.apply_default_mapping(integration, actor)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -856,13 +837,25 @@ def refresh_references(integration: Integration) -> dict[str, int]:
 
 def local_time(value: dt.datetime, time_zone: str) -> str:
     """An instant as the organisation reads it: 24.11.2026 14:05 in its time zone."""
-    try:
-        zone = ZoneInfo(time_zone)
-    except (KeyError, ValueError):
-        zone = ZoneInfo("Europe/Oslo")
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(zone).strftime("%d.%m.%Y %H:%M")
+    return value.astimezone(_zone(time_zone)).strftime("%d.%m.%Y %H:%M")
+
+
+def clock_time(value: dt.datetime, time_zone: str) -> str:
+    """14:05 when it was today in the organisation's time zone, else 14:05 (24.11.2026)."""
+    zone = _zone(time_zone)
+    local = value.astimezone(zone)
+    if local.date() == dt.datetime.now(zone).date():
+        return local.strftime("%H:%M")
+    return local.strftime("%H:%M (%d.%m.%Y)")
+
+
+def _zone(time_zone: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(time_zone)
+    except (KeyError, ValueError):
+        return ZoneInfo("Europe/Oslo")
 
 
 def _t(value: Text) -> str:

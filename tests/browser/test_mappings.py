@@ -1,0 +1,158 @@
+"""Field mapping editor in Chromium: inline editing of a lookup table with the preview and
+the code check following along, keyboard only, two coordinators at once, axe-core, 320 px."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.webapp.test_mapping_editor import ADMIN, connected
+
+SECOND_ADMIN = "per@example.org"
+
+
+@pytest.fixture
+def demo_mapping(app):
+    """The demo organisation and its claims, with a connected Xledger integration."""
+    from webapp.models import Membership, Organization
+    from webapp.services.demo import seed
+
+    seed(ADMIN)
+    org = Organization.get(Organization.slug == "demoforeningen")
+    Membership.create(organization=org, email=SECOND_ADMIN, role="coordinator_admin")
+    integration = connected(org)
+    return f"/o/demoforeningen/integrations/{integration.id}/mappings/"
+
+
+def idle(page: Page) -> None:
+    """Wait until htmx has sent, swapped and settled everything (no fixed sleeps)."""
+    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
+
+
+def edit_link(page: Page, label: str):
+    return page.get_by_role("link", name=f"Edit {label}", exact=True)
+
+
+def test_change_car_allowance_account_see_preview_and_flags(page, sign_in, axe_check, demo_mapping):
+    sign_in(page, ADMIN)
+    page.goto(demo_mapping + "?lang=en")
+    preview = page.locator("#preview")
+    expect(preview).to_contain_text('"account": "7100"')
+
+    # Fetch the sandbox's chart of accounts: nothing in the standard mapping is unknown.
+    page.get_by_role("button", name="Fetch the codes from Xledger").click()
+    expect(page.locator("#reference-time")).to_contain_text("Codes last fetched from Xledger")
+    expect(page.get_by_role("status")).to_contain_text("Fetched")
+    expect(page.locator("#reference-check")).to_contain_text("codes in the mapping exist")
+
+    # A code that is not in the chart is flagged at the row, with the closest ones.
+    row = page.locator("#row-account")
+    edit_link(page, "Account").click()
+    expect(row.get_by_role("radio", name=re.compile("lookup table"))).to_be_focused()
+    row.get_by_label("Account for mileage").fill("7131")
+    row.get_by_role("button", name="Save Account", exact=True).click()
+    expect(edit_link(page, "Account")).to_be_focused()
+    expect(row.locator(".code-flag").first).to_have_text("7131")
+    expect(row).to_contain_text("Closest codes there: 7130")
+    expect(page.locator("#reference-check")).to_contain_text(
+        "1 code in the mapping is not in Xledger"
+    )
+    expect(preview).to_contain_text('"account": "7131"')
+    axe_check(page)
+
+    # The car allowance goes to 7130, and a new expense type gets its own account.
+    edit_link(page, "Account").click()
+    row.get_by_label("Account for mileage").fill("7130")
+    row.get_by_label("New entry: Expense type").fill("parking")
+    row.get_by_label("New entry: Account").fill("7160")
+    row.get_by_role("button", name="Save Account", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("Account saved.")
+    expect(row).to_contain_text("parking")
+    expect(row.locator(".code-flag")).to_have_count(0)
+    expect(preview).to_contain_text('"account": "7130"')
+    expect(preview).not_to_contain_text('"account": "7100"')
+    expect(page.locator("#reference-check")).to_contain_text("codes in the mapping exist")
+
+    # A bad value: the message is at the row, summarised and focused.
+    edit_link(page, "Account").click()
+    row.get_by_label("Value for anything not in the table").fill("77 90")
+    row.get_by_role("button", name="Save Account", exact=True).click()
+    expect(row.locator(".error-summary")).to_be_focused()
+    field = row.get_by_label("Value for anything not in the table")
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(row.locator(".field__error")).to_contain_text("“77 90” is not a valid code")
+    axe_check(page)
+
+    # A small phone: no sideways scrolling, in the view and while editing.
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.goto(demo_mapping)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    edit_link(page, "Account").click()
+    expect(page.locator("#row-account form").first).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+
+
+def test_keyboard_only_editing_of_one_row(page, sign_in, demo_mapping):
+    sign_in(page, ADMIN)
+    page.goto(demo_mapping + "?lang=en")
+    edit = edit_link(page, "Balancing account (payable)")
+    for _ in range(80):
+        page.keyboard.press("Tab")
+        if edit.evaluate("el => el === document.activeElement"):
+            break
+    expect(edit).to_be_focused()
+    page.keyboard.press("Enter")
+    constant = page.locator("#f-balancingAccount-kind-constant")
+    expect(constant).to_be_focused()
+
+    # Arrow keys change the source type; the form follows and focus stays on the choice.
+    idle(page)
+    page.keyboard.press("ArrowDown")
+    expect(page.locator("#f-balancingAccount-kind-lookup")).to_be_focused()
+    expect(page.locator("#f-balancingAccount-new-key")).to_be_visible()
+    idle(page)
+    page.keyboard.press("ArrowUp")
+    expect(constant).to_be_focused()
+    expect(page.locator("#f-balancingAccount-constant")).to_be_visible()
+    idle(page)
+
+    page.keyboard.press("Tab")  # the no-JavaScript "show the boxes" button
+    page.keyboard.press("Tab")
+    expect(page.locator("#f-balancingAccount-constant")).to_be_focused()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("2930")
+    page.keyboard.press("Enter")
+    expect(edit).to_be_focused()
+    expect(page.locator("#row-balancingAccount")).to_contain_text("Always: 2930")
+    expect(page.get_by_role("status")).to_contain_text("Balancing account (payable) saved.")
+    expect(page.locator("#preview")).to_contain_text('"balancingAccount": "2930"')
+
+
+def test_second_coordinator_gets_changed_by_message(page, browser, base_url, sign_in, demo_mapping):
+    other_context = browser.new_context(base_url=base_url, locale="nb-NO")
+    other = other_context.new_page()
+    try:
+        sign_in(page, ADMIN)
+        sign_in(other, SECOND_ADMIN)
+        for tab in (page, other):
+            tab.goto(demo_mapping + "?lang=en")
+            edit_link(tab, "Balancing account (payable)").click()
+            expect(tab.locator("#f-balancingAccount-constant")).to_be_visible()
+
+        other.locator("#f-balancingAccount-constant").fill("2930")
+        other.get_by_role("button", name="Save Balancing account (payable)").click()
+        expect(other.get_by_role("status")).to_contain_text("saved")
+
+        page.locator("#f-balancingAccount-constant").fill("2400")
+        page.get_by_role("button", name="Save Balancing account (payable)").click()
+        conflict = page.locator("#conflict-balancingAccount")
+        expect(conflict).to_contain_text(f"Changed by {SECOND_ADMIN} at ")
+        expect(conflict).to_contain_text("reload the page")
+        expect(page.get_by_role("status")).to_contain_text(f"Changed by {SECOND_ADMIN}")
+
+        conflict.get_by_role("link", name="Reload the page").click()
+        expect(page.locator("#row-balancingAccount")).to_contain_text("Always: 2930")
+    finally:
+        other_context.close()
