@@ -52,10 +52,12 @@ def endpoint_url(name: str, **values) -> str | None:
 
 
 @bp.app_template_filter("local_time")
-def local_time(value: dt.datetime | None, style: str = "short") -> str:
+def local_time(value: dt.datetime | str | None, style: str = "short") -> str:
     """An instant in the organisation's time zone, in the page's language."""
-    if value is None:
+    if value is None or value == "":
         return ""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
     org = g.get("org")
     return dashboard.format_local(
         value, org.time_zone if org is not None else "Europe/Oslo", current_locale(), style
