@@ -383,16 +383,14 @@ class MappingRow:
     lookup_default: str | None = None
     transforms: dict[str, str] = field(default_factory=dict)
 
-    def key(self) -> tuple[object, ...]:
-        """A hashable form, for caching compiled plans."""
-        transforms = self.transforms if isinstance(self.transforms, dict) else {}
-        return (
-            self.target,
-            self.kind,
-            self.value,
-            tuple(self.lookup),
-            self.lookup_default,
-            tuple(sorted((str(k), str(v)) for k, v in transforms.items())),
+    def key(self) -> str:
+        """A form that is equal exactly when the rows compile alike, for caching plans."""
+        transforms = self.transforms
+        if isinstance(transforms, dict):
+            transforms = sorted(transforms.items(), key=repr)
+        # repr, not the values: 1, 1.0 and True are equal but are not the same mapping.
+        return repr(
+            (self.target, self.kind, self.value, self.lookup, self.lookup_default, transforms)
         )
 
     def model_values(self) -> dict[str, object]:
@@ -1535,12 +1533,9 @@ def _claim_errors(claim: Any, problems: list[_Problem]) -> list[ClaimError]:
 
 
 def _plan_for(itype: IntegrationType, rows: Iterable[MappingRow]) -> MappingPlan:
+    """The compiled plan for these rows, from a small cache keyed by the rows' contents."""
     rows = list(rows)
-    try:
-        key = (id(itype), tuple(row.key() for row in rows))
-        hash(key)
-    except (TypeError, AttributeError):
-        return compile_mapping(itype, rows)
+    key = (id(itype), tuple(row.key() for row in rows))
     plan = _PLANS.get(key)
     if plan is None or plan.itype is not itype:
         plan = compile_mapping(itype, rows)

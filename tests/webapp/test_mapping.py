@@ -715,6 +715,17 @@ def test_a_compiled_plan_is_reused_and_gives_the_same_result() -> None:
     assert resolve_claim(TYPE, plan, c, integration_id=1) == resolve(ROWS, c, integration_id=1)
 
 
+def test_resolving_from_rows_never_reuses_the_plan_of_different_rows() -> None:
+    # Equal-looking rows that compile differently: 1 == True, and {} is not None.
+    assert isinstance(resolve(with_row(MappingRow("quantity", "constant", "1")), claim()), Voucher)
+    assert isinstance(resolve(with_row(MappingRow("quantity", "constant", True)), claim()), list)
+    good = MappingRow("dept", "field", "line.department", transforms={})
+    bad = MappingRow("dept", "field", "line.department", transforms=None)
+    assert isinstance(resolve(with_row(good), claim()), Voucher)
+    assert isinstance(resolve(with_row(bad), claim()), list)
+    assert isinstance(resolve(with_row(good), claim()), Voucher)
+
+
 # --- the real integration types -----------------------------------------------------------------
 
 REAL_TYPES = ("xledger", "dynamics_bc", "dynamics_dataverse")
