@@ -301,7 +301,8 @@ def close_abandoned(run: SyncRun) -> None:
                 "was lost: the claims it had sent are checked with the accounting system and "
                 "the rest are sent by the next run."
             )
-        ),
+        )
+        | {"code": "abandoned"},
     )
 
 
@@ -552,7 +553,9 @@ class Export:
     def _reconcile_pending(self, adapter) -> None:
         """Claims left `pending` by an interrupted run: record those the provider has."""
         pending = list(
-            ExportItem.select(ExportItem.claim, ExportItem.reference, ExportItem.updated_at)
+            ExportItem.select(
+                ExportItem.claim, ExportItem.reference, ExportItem.updated_at, ExportItem.run
+            )
             .where(
                 (ExportItem.integration == self.integration.id) & (ExportItem.status == "pending")
             )
@@ -560,13 +563,8 @@ class Export:
         )
         if not pending:
             return
-        # A run that died moments ago may have left a call the provider is still storing.
-        latest = max(updated for _claim, _ref, updated in pending)
-        settle = float(setting("EXPORT_SETTLE_SECONDS"))
-        remaining = settle - (utcnow() - latest).total_seconds()
-        if remaining > 0:
-            time.sleep(min(remaining, settle))
-        pending = [(claim, reference) for claim, reference, _updated in pending]
+        self._settle([(updated, run_id) for _claim, _ref, updated, run_id in pending])
+        pending = [(claim, reference) for claim, reference, _updated, _run in pending]
         found = adapter.find_exported([reference for _claim, reference in pending])
         rows = [(claim, ref, found[ref]) for claim, ref in pending if ref in found]
         self._store(rows, status="exported")
@@ -578,6 +576,25 @@ class Export:
             len(pending),
             len(rows),
         )
+
+    def _settle(self, pending: list[tuple[dt.datetime, int]]) -> None:
+        """Wait while a call left by a dead worker or a timeout may still be being stored.
+
+        A run that stopped on an answered refusal (rejected token, 5xx …) has no call in
+        flight, so its pending claims are checked at once.
+        """
+        uncertain = False
+        for run in SyncRun.select().where(SyncRun.id.in_({run_id for _at, run_id in pending})):
+            code = (run.message or {}).get("code")
+            if not run.is_final or code == "abandoned" or code in UNANSWERED:
+                uncertain = True
+        if not uncertain:
+            return
+        settle = float(setting("EXPORT_SETTLE_SECONDS"))
+        latest = max(updated for updated, _run in pending)
+        remaining = settle - (utcnow() - latest).total_seconds()
+        if remaining > 0:
+            time.sleep(min(remaining, settle))
 
     # -- recording -------------------------------------------------------------------------
 
@@ -797,7 +814,8 @@ class Export:
         if kind in ("auth", "permission"):
             # Before the run is final: whoever sees it final also sees why.
             self._needs_reauth(error)
-        finish(self.run_row, "failed", error_kind=kind, message=bilingual(render), **self._counts())
+        message = bilingual(render) | {"code": error.provider_code}
+        finish(self.run_row, "failed", error_kind=kind, message=message, **self._counts())
         return "failed"
 
     def _needs_reauth(self, error: AdapterError) -> None:
