@@ -413,7 +413,7 @@ def test_preview_resolves_the_latest_approved_claims(auth, client, org, xledger,
     assert len(checked) == 5 and str(empty.id) in checked
     assert str(claims[0].id) not in checked
 
-    response = editor.get(f"/preview?claims={claims[0].id}&claims={empty.id}&show=1")
+    response = editor.get(f"/preview?picked=1&claims={claims[0].id}&claims={empty.id}&show=1")
     html = body(response)
     assert html.startswith('<section id="preview"')
     assert "The preview shows 2 claims." in html
@@ -424,6 +424,13 @@ def test_preview_resolves_the_latest_approved_claims(auth, client, org, xledger,
     # The claim that cannot become a voucher is marked, with the reason.
     assert "1 problem" in html and "This claim would not be sent:" in html
     assert f"Expense claim {empty.claim_number}: The expense claim has no lines" in html
+    # Unticking every claim shows none, and says what to do.
+    none = body(editor.get("/preview?picked=1&show=1"))
+    assert "Choose at least one claim." in none and "The preview shows 0 claims." in none
+    # Without JavaScript the same choice comes back as the whole page.
+    page = body(editor.get(f"/preview?picked=1&claims={claims[1].id}", htmx=False))
+    assert "<h1>" in page and f"LL-{xledger.id}-{claims[1].id}" in page
+    assert f"LL-{xledger.id}-{claims[0].id}" not in page
 
 
 def test_codes_are_checked_against_the_sandbox_chart(auth, client, org, xledger, sandbox):

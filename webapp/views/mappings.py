@@ -129,13 +129,15 @@ def install():
 def preview():
     """Resolve the chosen sample claims with the saved mapping and show the payloads."""
     ids = request.args.getlist("claims", type=int)
-    fragment = _preview_context(ids)
+    # The form marks itself, so that unticking every claim means none, not the default.
+    fragment = _preview_context(ids if request.args.get("picked") else None)
     if request.args.get("show"):
         count = len(fragment["previews"])
         fragment["announce"] = ngettext(
             "The preview shows %(num)d claim.", "The preview shows %(num)d claims.", count
         )
-    return _respond("mappings/_preview.html", _page={"claim_ids": ids}, **fragment)
+    page = {"claim_ids": ids if request.args.get("picked") else None}
+    return _respond("mappings/_preview.html", _page=page, **fragment)
 
 
 @bp.get("/reference")
@@ -240,7 +242,7 @@ def _common() -> dict:
 
 def _preview_context(claim_ids: list[int] | None = None) -> dict:
     choices = mappings.sample_claims(g.integration)
-    if claim_ids:
+    if claim_ids is not None:
         wanted = set(claim_ids)
         chosen = [c for c in choices if c.id in wanted]
     else:
