@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 
 from adapters import get_type
+from adapters import modules as _every_adapter  # noqa: F401 - loaded before a worker forks
 from adapters.errors import AuthError
 from adapters.types import IntegrationType, Text
-from webapp.db import utcnow
+from webapp.db import db, utcnow
 from webapp.jobs import job
 from webapp.models import ConnectionTest, Integration
+from webapp.services import checks as check_service
 from webapp.services import integrations
-from webapp.services.checks import waiting_checks
 from webapp.services.providers import adapter_for
 from webapp.vault import VaultError, get_vault
 
@@ -60,7 +61,7 @@ def test_connection(integration_id: int, test_id: int) -> str:
 
 def _run(test: ConnectionTest, integration: Integration) -> str:
     itype = get_type(integration.type_key)
-    checks = waiting_checks(itype)
+    checks = check_service.waiting_checks(itype)
     if checks:
         checks[0]["status"] = "running"
     ConnectionTest.update(status="running", checks=checks).where(
@@ -86,14 +87,16 @@ def _run(test: ConnectionTest, integration: Integration) -> str:
         fingerprint = vault.values_fingerprint(integration, values)
         results = [r.as_dict() for r in adapter_for(integration, values).test_connection()]
     outcome = "passed" if results and all(r["status"] == "passed" for r in results) else "failed"
-    _finish(test, outcome, results, fingerprint)
-    integrations.record_test(
-        Integration.get_by_id(integration.id),
-        test,
-        outcome=outcome,
-        checks=results,
-        fingerprint=fingerprint,
-    )
+    with db.atomic():
+        # One commit: whoever sees the test final also sees it on the integration.
+        _finish(test, outcome, results, fingerprint)
+        integrations.record_test(
+            Integration.get_by_id(integration.id),
+            test,
+            outcome=outcome,
+            checks=results,
+            fingerprint=fingerprint,
+        )
     log.info("connection test %s of integration %s: %s", test.id, integration.id, outcome)
     return outcome
 
@@ -119,7 +122,7 @@ def _unfinished(checks: list[dict]) -> list[dict]:
 
 def _unreadable(itype: IntegrationType, exc: VaultError) -> list[dict]:
     field = exc.field_name or (itype.secret_fields[0] if itype.secret_fields else None)
-    results = waiting_checks(itype)
+    results = check_service.waiting_checks(itype)
     for result in results:
         result["status"] = "skipped"
     if results:

@@ -22,7 +22,7 @@ from webapp.models import FieldMapping, Integration, User
 from webapp.services import checks, integrations
 from webapp.services import credentials as creds
 from webapp.services.integrations import WIZARD_STEPS, StaleVersion
-from webapp.views.credentials import load_integration, not_tested_message, test_panel
+from webapp.views.credentials import load_integration, not_tested_message, test_panel, when_local
 
 bp = Blueprint("wizard", __name__, url_prefix="/o/<org_slug>/integrations")
 org_blueprint_setup(bp)
@@ -225,6 +225,17 @@ def discard(integration_id: int):
 # --- helpers -------------------------------------------------------------------------------------
 
 
+# The two systems the customers use first; any other registered type after them.
+TYPE_ORDER = ("xledger", "dynamics_dataverse", "dynamics_bc")
+
+
+def _types():
+    def rank(t):
+        return TYPE_ORDER.index(t.key) if t.key in TYPE_ORDER else len(TYPE_ORDER)
+
+    return sorted(all_types(), key=lambda t: (rank(t), t.key))
+
+
 def _type_keys() -> set[str]:
     return {t.key for t in all_types()}
 
@@ -238,7 +249,7 @@ def _stale_message(stale: StaleVersion) -> str:
         "%(name)s changed this setup at %(time)s while you were working on it. Check the "
         "steps and save again.",
         name=stale.changed_by or _("Someone"),
-        time=stale.changed_at.strftime("%H:%M") if stale.changed_at else "?",
+        time=when_local(stale.changed_at),
     )
 
 
@@ -322,7 +333,7 @@ def _type_context(integration: Integration | None) -> dict:
             .order_by(Integration.updated_at.desc())
         )
     return {
-        "types": all_types(),
+        "types": _types(),
         "chosen": request.form.get("type_key") or (integration.type_key if integration else ""),
         "drafts": drafts,
         "form_url": (
