@@ -13,7 +13,7 @@ import requests
 from adapters import register
 from adapters.base import Adapter, AdapterSettings
 from adapters.checks import run_checks
-from adapters.defaults import standard_checks, standard_mapping
+from adapters.defaults import BC_TAX_GROUPS, standard_checks, standard_mapping
 from adapters.entra import (
     ENTRA_FIELDS,
     LOGIN_HOST,
@@ -207,6 +207,7 @@ TYPE = IntegrationType(
         department="department",
         project="project",
         tax_code="taxCode",
+        tax_lookup=BC_TAX_GROUPS,
         balancing_account="balancingAccountNumber",
         extra=(
             MappingDefault(

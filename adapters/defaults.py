@@ -21,6 +21,13 @@ DEFAULT_EXPENSE_ACCOUNT = "7790"
 # Skyldige trekk / annen kortsiktig gjeld: where an approved claim waits for payout.
 DEFAULT_PAYABLE_ACCOUNT = "2910"
 DEFAULT_TAX_CODE = "0"
+# Business Central groups VAT by posting group, not by the numeric Norwegian codes.
+BC_TAX_GROUPS: tuple[tuple[str, str], ...] = (
+    ("0", "INGEN"),  # ingen mva-behandling
+    ("1", "HØY"),  # 25 %
+    ("11", "MIDDELS"),  # 15 %
+    ("13", "LAV"),  # 12 %
+)
 CLAIM_TEXT = "{claim.purpose} – {claim.claimant_name} ({claim.claim_number})"
 
 
@@ -48,6 +55,7 @@ def standard_mapping(
     department: str | None = None,
     project: str | None = None,
     tax_code: str | None = None,
+    tax_lookup: tuple[tuple[str, str], ...] = (),
     subledger: str | None = None,
     extra: tuple[MappingDefault, ...] = (),
 ) -> tuple[MappingDefault, ...]:
@@ -67,7 +75,17 @@ def standard_mapping(
         rows.append(MappingDefault(department, "field", "line.department"))
     if project:
         rows.append(MappingDefault(project, "field", "line.project"))
-    if tax_code:
+    if tax_code and tax_lookup:
+        rows.append(
+            MappingDefault(
+                tax_code,
+                "lookup",
+                "line.vat_code",
+                lookup=tax_lookup,
+                lookup_default=tax_lookup[0][1],
+            )
+        )
+    elif tax_code:
         rows.append(
             MappingDefault(
                 tax_code, "field", "line.vat_code", transforms=(("default", DEFAULT_TAX_CODE),)

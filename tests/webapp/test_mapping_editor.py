@@ -525,14 +525,7 @@ def empty_type(integration):
     "type_key",
     [
         "xledger",
-        pytest.param(
-            "dynamics_bc",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BC's default mapping sends line.vat_code ('0') as taxCode, which is not "
-                "a Business Central tax group (INGEN, HØY, …); reported to the adapters owner",
-            ),
-        ),
+        "dynamics_bc",
         "dynamics_dataverse",
     ],
 )
