@@ -58,6 +58,13 @@ class Adapter:
         """Send vouchers (within `type.batch_limit` lines per call); one result per voucher."""
         raise NotImplementedError
 
+    def payload(self, vouchers: list[Voucher]) -> list[dict[str, object]]:
+        """The requests `export` would send for these vouchers, without sending (previews).
+
+        Each item is {"request": "METHOD path", "body": …}; needs no secret credential.
+        """
+        raise NotImplementedError
+
     def find_exported(self, references: list[str]) -> dict[str, str]:
         """Which of these idempotency references the system already holds → external id."""
         raise NotImplementedError

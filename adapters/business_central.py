@@ -481,29 +481,20 @@ class BusinessCentralAdapter(Adapter):
             raise
         return ids
 
+    def payload(self, vouchers: list[Voucher]) -> list[dict[str, object]]:
+        return [
+            {
+                "request": "POST companies({company})/journals({journal})/journalLines",
+                "body": _line_body(voucher, line, _marker(voucher, index)),
+            }
+            for voucher in vouchers
+            for index, line in enumerate(spread_voucher_fields(voucher, TYPE))
+        ]
+
     def _create_line(
         self, journal_id: str, voucher: Voucher, line: dict[str, Any], marker: str
     ) -> str:
-        body: dict[str, Any] = {
-            "accountType": "G/L Account",
-            "externalDocumentNumber": voucher.reference,
-            "documentNumber": _document_number(voucher),
-            # JSON number: BC's Edm.Decimal; two decimals survive a float at these sizes.
-            "amount": float(amount(line["amount"])),
-            # Marks the line so that a retry after a crash can tell which lines exist.
-            "comment": marker,
-        }
-        for name in LINE_FIELDS:
-            if name in line:
-                value = line[name]
-                max_length = TYPE.target_field(name).max_length
-                body[name] = (
-                    date_text(value) if name == "postingDate" else text_value(value, max_length)
-                )
-        if "balancingAccountNumber" in line:
-            # The balancing line is an ordinary line on the payable account: BC's own
-            # balancing account field would post a second, opposite line.
-            body["accountNumber"] = str(line["balancingAccountNumber"])
+        body = _line_body(voucher, line, marker)
         path = f"journals({journal_id})/journalLines"
         created = self._request("POST", self._company_url(path), body, idempotent=False).json()
         line_id = str(created["id"])
@@ -763,6 +754,31 @@ UNEXPECTED = Text(
     "Business Central svarte uventet (HTTP {status}). Prøv igjen senere.",
     "Business Central gave an unexpected answer (HTTP {status}). Try again later.",
 )
+
+
+def _line_body(voucher: Voucher, line: dict[str, Any], marker: str) -> dict[str, Any]:
+    """One journal line's JSON body."""
+    body: dict[str, Any] = {
+        "accountType": "G/L Account",
+        "externalDocumentNumber": voucher.reference,
+        "documentNumber": _document_number(voucher),
+        # JSON number: BC's Edm.Decimal; two decimals survive a float at these sizes.
+        "amount": float(amount(line["amount"])),
+        # Marks the line so that a retry after a crash can tell which lines exist.
+        "comment": marker,
+    }
+    for name in LINE_FIELDS:
+        if name in line:
+            value = line[name]
+            max_length = TYPE.target_field(name).max_length
+            body[name] = (
+                date_text(value) if name == "postingDate" else text_value(value, max_length)
+            )
+    if "balancingAccountNumber" in line:
+        # The balancing line is an ordinary line on the payable account: BC's own
+        # balancing account field would post a second, opposite line.
+        body["accountNumber"] = str(line["balancingAccountNumber"])
+    return body
 
 
 register(BusinessCentralAdapter)

@@ -311,6 +311,14 @@ class DataverseAdapter(Adapter):
             results.append(self._send(table, voucher))
         return results
 
+    def payload(self, vouchers: list[Voucher]) -> list[dict[str, object]]:
+        table = self.credentials.get("table") or "ll_expenselines"
+        return [
+            {"request": f"POST {table}", "body": self._record(voucher, line)}
+            for voucher in vouchers
+            for line in spread_voucher_fields(voucher, TYPE)
+        ]
+
     def _send(self, table: str, voucher: Voucher) -> ExportResult:
         created: list[str] = []
         try:

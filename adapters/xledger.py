@@ -477,6 +477,15 @@ class XledgerAdapter(Adapter):
                 results.append(ExportResult(voucher.reference, external_id=first))
         return results
 
+    def payload(self, vouchers: list[Voucher]) -> list[dict[str, object]]:
+        return [
+            {
+                "request": "POST /graphql addGLImportItems",
+                "body": {"inputs": [{"node": node} for v in batch for node in self._nodes(v)]},
+            }
+            for batch in batches(vouchers, TYPE.batch_limit)
+        ]
+
     def _nodes(self, voucher: Voucher) -> list[dict[str, Any]]:
         nodes = []
         for line in spread_voucher_fields(voucher, TYPE):

@@ -39,7 +39,7 @@ def test_change_car_allowance_account_see_preview_and_flags(page, sign_in, axe_c
     sign_in(page, ADMIN)
     page.goto(demo_mapping + "?lang=en")
     preview = page.locator("#preview")
-    expect(preview).to_contain_text('"account": "7100"')
+    expect(preview).to_contain_text('"code": "7100"')
 
     # Fetch the sandbox's chart of accounts: nothing in the standard mapping is unknown.
     page.get_by_role("button", name="Fetch the codes from Xledger").click()
@@ -59,7 +59,7 @@ def test_change_car_allowance_account_see_preview_and_flags(page, sign_in, axe_c
     expect(page.locator("#reference-check")).to_contain_text(
         "1 code in the mapping is not in Xledger"
     )
-    expect(preview).to_contain_text('"account": "7131"')
+    expect(preview).to_contain_text('"code": "7131"')
     axe_check(page)
 
     # The car allowance goes to 7130, and a new expense type gets its own account.
@@ -71,8 +71,8 @@ def test_change_car_allowance_account_see_preview_and_flags(page, sign_in, axe_c
     expect(page.get_by_role("status")).to_contain_text("Account saved.")
     expect(row).to_contain_text("parking")
     expect(row.locator(".code-flag")).to_have_count(0)
-    expect(preview).to_contain_text('"account": "7130"')
-    expect(preview).not_to_contain_text('"account": "7100"')
+    expect(preview).to_contain_text('"code": "7130"')
+    expect(preview).not_to_contain_text('"code": "7100"')
     expect(page.locator("#reference-check")).to_contain_text("codes in the mapping exist")
 
     # A bad value: the message is at the row, summarised and focused.
@@ -126,7 +126,7 @@ def test_keyboard_only_editing_of_one_row(page, sign_in, demo_mapping):
     expect(edit).to_be_focused()
     expect(page.locator("#row-balancingAccount")).to_contain_text("Always: 2930")
     expect(page.get_by_role("status")).to_contain_text("Balancing account (payable) saved.")
-    expect(page.locator("#preview")).to_contain_text('"balancingAccount": "2930"')
+    expect(page.locator("#preview")).to_contain_text('"code": "2930"')
 
 
 def test_second_coordinator_gets_changed_by_message(page, browser, base_url, sign_in, demo_mapping):

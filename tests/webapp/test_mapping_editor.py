@@ -321,7 +321,7 @@ def test_lookup_entries_are_added_changed_and_removed(auth, client, org, xledger
     assert last_audit().action == "mapping.lookup_entry_changed"
     assert last_audit().fields == ["account"]
     preview = body(editor.get("/preview"))
-    assert '"account": "7130"' in preview and '"account": "7100"' not in preview
+    assert '"code": "7130"' in preview and '"code": "7100"' not in preview
 
     # "Save and add another entry" stays in the form, ready for the next key.
     added = editor.save(
@@ -419,7 +419,7 @@ def test_preview_resolves_the_latest_approved_claims(auth, client, org, xledger,
     assert "The preview shows 2 claims." in html
     assert f"LL-{xledger.id}-{claims[0].id}" in html
     assert '"amount": "100.10"' in html and '"amount": "-120.15"' in html
-    assert '"account": "7140"' in html and '"balancingAccount": "2910"' in html
+    assert '"code": "7140"' in html and '"code": "2910"' in html
     assert '"postedDate": "' in html
     # The claim that cannot become a voucher is marked, with the reason.
     assert "1 problem" in html and "This claim would not be sent:" in html

@@ -31,7 +31,6 @@ from peewee import fn
 
 from adapters import get_adapter, get_type
 from adapters.types import IntegrationType, TargetField, Text, Voucher
-from adapters.vouchers import spread_voucher_fields
 from webapp import mapping as resolver
 from webapp.db import db, utcnow
 from webapp.mapping import CATALOGUE, MappingRow
@@ -689,23 +688,35 @@ def preview(
         tz=integration.organization.time_zone,
     )
     by_claim = {v.claim_id: v for v in vouchers}
+    adapter = _preview_adapter(integration, itype)
     out = []
     for claim in claims:
         voucher = by_claim.get(claim.id)
         mine = [e for e in errors if e.claim_id == claim.id]
-        payload = payload_text(voucher, itype) if voucher is not None else ""
+        payload = payload_text(adapter, voucher) if voucher is not None else ""
         out.append(ClaimPreview(claim, voucher, mine, payload))
     return out
 
 
-def payload_text(voucher: Voucher, itype: IntegrationType) -> str:
-    """The voucher as the adapters receive it, as JSON (amounts as strings, never floats)."""
-    body = {
-        "reference": voucher.reference,
-        "number": voucher.number,
-        "lines": spread_voucher_fields(voucher, itype),
-    }
-    return json.dumps(body, ensure_ascii=False, indent=2, default=_json_value)
+def payload_text(adapter, voucher: Voucher) -> str:
+    """The exact requests the adapter would send for this voucher, as JSON."""
+    return json.dumps(adapter.payload([voucher]), ensure_ascii=False, indent=2, default=_json_value)
+
+
+def _preview_adapter(integration: Integration, itype: IntegrationType):
+    """An adapter holding only the non-secret settings: enough to build payloads."""
+    from webapp.vault import VaultError, get_vault
+
+    values: dict[str, str] = {}
+    version = integration.active_credential_version or integration.pending_credential_version
+    for field in itype.credential_fields:
+        if field.secret or version is None:
+            continue
+        try:
+            values[field.name] = get_vault().open_field(integration, version, field.name)
+        except VaultError:
+            continue  # a missing optional field, or one that must be entered again
+    return get_adapter(itype.key)(values, adapter_settings())
 
 
 def _json_value(value: object) -> str:
