@@ -191,3 +191,23 @@ def test_purge_drafts_deletes_abandoned_drafts_with_their_credentials(app, make)
 
     with app.app_context():
         assert purge_drafts() == 0
+
+
+def test_new_credentials_changed_during_their_test_stay_pending(app, make):
+    from webapp.jobs import checks as job_module
+    from webapp.vault import get_vault
+
+    integration = draft(make.org(), status="connected")
+    Integration.update(active_credential_version=1, pending_credential_version=2).where(
+        Integration.id == integration.id
+    ).execute()
+    with app.app_context():
+        get_vault().seal_set(integration, 2, {**XLEDGER, "api_token": "another-token-123"})
+    # The test passed for other values than those stored now.
+    test = ConnectionTest.create(
+        integration=integration, credential_version=2, fingerprint="old", status="passed"
+    )
+    with app.app_context():
+        job_module._use_rotated_set(Integration.get_by_id(integration.id), test)
+    after = Integration.get_by_id(integration.id)
+    assert after.active_credential_version == 1 and after.pending_credential_version == 2

@@ -111,21 +111,13 @@ def test_successful_rotation_switches_sets_and_deletes_the_old_one(client, org, 
         client, token, integration, api_token=new_token, environment="production", entity_code=""
     )
     assert response.status_code == 303 and "?test=" in response.headers["Location"]
+    tested_version = Integration.get_by_id(integration.id).pending_credential_version
     test = newest_test(integration)
     assert test.status == "passed", test.checks
-    pending = Integration.get_by_id(integration.id)
-    # Until saved, exports still use the old set.
-    assert pending.active_credential_version == 1
-    assert active_values(integration)["api_token"] == demo.XLEDGER_TOKEN
-    page = client.get(url(integration, f"?test={test.id}&lang=en")).get_data(as_text=True)
-    assert "Save the new credentials" in page and new_token not in page
-
-    saved = client.post(
-        url(integration, "/save"), data={"csrf_token": token, "version": pending.version}
-    )
-    assert saved.status_code == 303
+    assert test.credential_version == tested_version
+    # The passed set is in use at once (same commit as the result); the old set is gone.
     after = Integration.get_by_id(integration.id)
-    assert after.active_credential_version == pending.pending_credential_version
+    assert after.active_credential_version == tested_version
     assert after.pending_credential_version is None
     assert after.status == "connected" and after.reauth_reason is None
     assert active_values(integration)["api_token"] == new_token
@@ -135,10 +127,13 @@ def test_successful_rotation_switches_sets_and_deletes_the_old_one(client, org, 
             IntegrationCredential.integration == integration.id
         )
     }
-    assert versions == {after.active_credential_version}
+    assert versions == {tested_version}
     assert (
         AuditEvent.select().where(AuditEvent.action == "integration.credentials_rotated").exists()
     )
+    page = client.get(url(integration, f"?test={test.id}&lang=en")).get_data(as_text=True)
+    assert "The credentials passed the test and are in use." in page
+    assert new_token not in page and "Unchanged since the last test." in page
 
 
 def test_failed_rotation_keeps_the_old_credentials_working(client, org, token, sandbox):
@@ -156,6 +151,7 @@ def test_failed_rotation_keeps_the_old_credentials_working(client, org, token, s
     page = client.get(url(integration, f"?test={test.id}&lang=en")).get_data(as_text=True)
     assert "The credentials in use have not changed." in page
     assert "fix=api_token#field-api_token" in page
+    assert "not in use: they have not passed a test" in page
     assert "Save the new credentials" not in page
 
     # Saving anyway is refused, and the old credentials still work against Xledger.
@@ -208,7 +204,9 @@ def test_the_status_fragment_stops_polling_when_final(client, org, token, sandbo
     test = newest_test(integration)
     poll = client.get(url(integration, f"/tests/{test.id}?lang=en"), headers=HTMX)
     assert poll.status_code == 286
-    assert "The saved credentials work." in poll.get_data(as_text=True)
+    assert "The credentials passed the test and are in use." in poll.get_data(as_text=True)
+    # The form above the status reloads, as the test may have changed what is in use.
+    assert "credentials-changed" in poll.headers["HX-Trigger"]
 
 
 def test_unreadable_credentials_must_be_entered_again_never_a_500(client, org, token, sandbox):

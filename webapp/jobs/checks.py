@@ -3,7 +3,9 @@
 `test_connection` receives two ids and nothing else. It decrypts the credentials inside the
 worker, runs the adapter's named checks, writes each step's state to the `connection_test`
 row (which the page polls), stores the outcome on the integration and in the audit log, and
-always leaves the row final: passed, failed, or error ("did not finish, try again").
+always leaves the row final: passed, failed, or error ("did not finish, try again"). New
+credentials of a saved integration that pass become the active set in the same commit; a
+failed test leaves the active set as it was.
 Nothing it logs or stores contains a credential value.
 """
 
@@ -19,6 +21,7 @@ from webapp.db import db, utcnow
 from webapp.jobs import job
 from webapp.models import ConnectionTest, Integration
 from webapp.services import checks as check_service
+from webapp.services import credentials as creds
 from webapp.services import integrations
 from webapp.services.providers import adapter_for
 from webapp.vault import VaultError, get_vault
@@ -88,17 +91,36 @@ def _run(test: ConnectionTest, integration: Integration) -> str:
         results = [r.as_dict() for r in adapter_for(integration, values).test_connection()]
     outcome = "passed" if results and all(r["status"] == "passed" for r in results) else "failed"
     with db.atomic():
-        # One commit: whoever sees the test final also sees it on the integration.
+        # One commit: whoever sees the test final also sees its consequences.
         _finish(test, outcome, results, fingerprint)
-        integrations.record_test(
+        integration = integrations.record_test(
             Integration.get_by_id(integration.id),
             test,
             outcome=outcome,
             checks=results,
             fingerprint=fingerprint,
         )
+        if outcome == "passed":
+            _use_rotated_set(integration, test)
     log.info("connection test %s of integration %s: %s", test.id, integration.id, outcome)
     return outcome
+
+
+def _use_rotated_set(integration: Integration, test: ConnectionTest) -> None:
+    """New credentials of a saved integration that passed become the ones in use at once.
+
+    (A wizard draft waits for its Save step instead.) `activate` checks again that the
+    stored set is exactly what passed; if anything changed meanwhile it stays pending.
+    """
+    if integration.status == "draft":
+        return
+    if test.credential_version != integration.pending_credential_version:
+        return
+    try:
+        with db.atomic():
+            creds.activate(integration, test.requested_by)
+    except (creds.NotTested, integrations.StaleVersion):
+        log.info("connection test %s: new credentials changed meanwhile, left pending", test.id)
 
 
 def _finish(

@@ -1,7 +1,8 @@
 """Credential management form: see, test and rotate the credentials of a saved integration.
 
-New values go into a pending credential set, are tested, and become the active set only
-when the coordinator saves after a passed test; until then exports keep using the old set.
+New values go into a pending credential set and are tested; the test job makes them the
+active set only if the test passes, so exports keep using the old set until then and after
+a failure. Submitting without changes tests the set in use (and a pass ends `needs_reauth`).
 Opened with `?reason=auth` (an export was refused), the form starts with what the system
 rejected and links to the field to fix. The test status fragment is shared with the wizard.
 """
@@ -18,7 +19,7 @@ from flask_babel import gettext as _
 
 from adapters import get_type
 from webapp.access import org_admin_required, org_blueprint_setup
-from webapp.htmx import STOP_POLLING, is_fragment_request, render
+from webapp.htmx import STOP_POLLING, is_fragment_request, render, trigger
 from webapp.i18n import current_locale, text
 from webapp.models import ConnectionTest, DoesNotExist, Integration
 from webapp.services import checks
@@ -67,7 +68,8 @@ def edit(integration_id: int):
     if request.method == "GET":
         test_id = request.args.get("test", type=int)
         test = checks.get_test(integration, test_id) if test_id else None
-        return _page(integration, test=test)
+        # Reloaded after a test finished (htmx): focus goes back to the result.
+        return _page(integration, test=test, just_started=request.args.get("focus") == "test")
     try:
         result = creds.stage(integration, request.form, g.user, expected_version=_form_version())
     except StaleVersion as stale:
@@ -88,9 +90,15 @@ def test_status(integration_id: int, test_id: int):
     if not is_fragment_request():
         return _page(integration, test=test)
     # Polled every second: only what the status fragment needs.
-    status = STOP_POLLING if checks.is_final(test) else 200
+    final = checks.is_final(test)
     context = _panel(integration, test, oob=True)
-    return render(PAGE, STATUS, status=status, integration=integration, **context)
+    response = render(
+        PAGE, STATUS, status=STOP_POLLING if final else 200, integration=integration, **context
+    )
+    if final:
+        # A passed test may have put new credentials in use: the form above reloads.
+        trigger(response, "credentials-changed")
+    return response
 
 
 @bp.post("/<int:integration_id>/credentials/save")
@@ -185,6 +193,7 @@ def _page(
         notice=notice,
         active_saved=_active_saved(integration),
         form_url=url_for("credentials.edit", integration_id=integration.id),
+        refresh_url=url_for("credentials.edit", integration_id=integration.id, focus="test"),
         **_panel(integration, test, rate_limited=rate_limited, just_started=just_started),
     )
     return render(PAGE, FRAGMENT, **context)
