@@ -205,7 +205,10 @@ def test_rejected_credentials_send_the_coordinator_to_the_credential_form(
     banner = re.search(r'id="reauth-\d+">(.*?)</div>', page, re.S).group(1)
     assert "Xledger rejected the saved credentials" in banner
     assert "rejected the API token" in banner
-    assert f'href="{expected.replace("?", "?")}"' in banner.replace("&amp;", "&")
+    button = re.search(
+        r'<a class="btn btn--primary" href="([^"]+)" id="fix-credentials-\d+">', page
+    )
+    assert button.group(1) == expected
     assert re.search(r'status--needs_reauth" id="state-\d+">Needs attention<', page)
     assert "Scheduled exports are skipped until new credentials are saved." in page
     # Export now on an integration that needs new credentials goes straight to the form.
