@@ -21,8 +21,10 @@ Problems with a mapping are `Text` messages (Bokmål and English) from `validate
 `validate_mapping`; problems with a claim are `ClaimError`s returned as data, so one bad
 claim never stops a batch, and a claim with any error produces no voucher.
 
-For speed, `compile_mapping` validates and compiles the rows once into a `MappingPlan` of
-small closures; `resolve_claims` compiles once per batch and `resolve_claim` accepts a plan.
+For speed, `compile_mapping` validates and compiles the rows once into a `MappingPlan`: one
+closure per row, a generated function that fills a debit line with the usual cases inline
+(see "The generated line filler"), and the constants placed once. `resolve_claims` compiles
+once per batch; `resolve_claim` accepts a plan, or caches the plan of the rows it is given.
 """
 
 from __future__ import annotations
@@ -475,7 +477,8 @@ class ClaimData:
 class ClaimError:
     """Why one claim produced no voucher. `target` is None for claim-wide problems."""
 
-    claim_id: object
+    # The claim's id as given (an int for any claim read from the database).
+    claim_id: Any
     claim_number: str
     target: str | None
     message: Text
@@ -1137,7 +1140,11 @@ def _template_part(name: str, spec: str) -> tuple[Getter, Callable[[Any], str]]:
                 valid = False
         if not valid:
             raise _Invalid(_fmt(_E_TEMPLATE_SPEC, spec=_show(spec), name=name))
-        convert: Callable[[Any], str] = lambda value: format(value, spec)  # noqa: E731
+        # Text fields are read as stored, so they may hold anything: format them as text.
+        as_text = dtype in ("text", "code")
+        convert: Callable[[Any], str] = lambda value: format(  # noqa: E731
+            str(value) if as_text else value, spec
+        )
     else:
         convert = {"date": dt.date.isoformat, "decimal": _decimal_text}.get(dtype, str)
     if dtype in ("text", "code") and name not in _INHERITED:

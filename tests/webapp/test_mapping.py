@@ -358,6 +358,14 @@ def test_a_template_survives_missing_and_odd_values() -> None:
     assert voucher(rows, odd).lines[0]["text"] == "-12"
 
 
+def test_a_formatted_template_field_survives_odd_values() -> None:
+    rows = with_row(MappingRow("text", "template", "[{claim_number:>6}] {line.amount:.1f}"))
+    odd = SimpleNamespace(**{**vars_of(claim()), "claim_number": object()})
+    assert voucher(rows, odd).lines[0]["text"].startswith("[<object object")
+    plain = voucher(rows, claim(claim_number="R1")).lines[0]["text"]
+    assert plain == "[    R1] 100.0"
+
+
 def vars_of(c: ClaimData) -> dict[str, object]:
     return {name: getattr(c, name) for name in ClaimData.__dataclass_fields__}
 
