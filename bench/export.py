@@ -54,7 +54,7 @@ def main() -> int:
     print(f"(b) export job {total_b:.2f} s for {calls_b} requests, bound {bound_b:.1f} s")
     print(f"bench: export ratio rate limits off {ratio_a:.2f} x (target <= {TARGET_A})")
     print(f"bench: export burst limit vs bound {total_b / bound_b:.2f} x (target <= {TARGET_B})")
-    print(f"bench: export rate-limit refusals {refused_b} count (target <= 0)")
+    print(f"bench: export rate-limit refusals {refused_b} requests (target <= 0)")
     ok = ratio_a <= TARGET_A and total_b / bound_b <= TARGET_B and refused_b == 0
     return 0 if ok else 1
 

@@ -134,10 +134,7 @@ def _claim_due_schedules(now: dt.datetime, result: TickResult) -> list[SyncRun]:
                 )
             updates.append((row.id, following, slot))
         created = _insert_runs(new_runs)
-        for schedule_id, following, last_slot in updates:
-            SyncSchedule.update(next_run_at=following, last_slot_at=last_slot).where(
-                SyncSchedule.id == schedule_id
-            ).execute()
+        _store_slots(updates)
     result.queued.extend(run.id for run in created)
     return created
 
@@ -153,19 +150,58 @@ def _slots(row: SyncSchedule, now: dt.datetime) -> tuple[dt.datetime | None, dt.
         return None, None
 
 
+_INSERT_RUNS_PG = (
+    "INSERT INTO sync_run (integration_id, trigger, status, slot_at, job_id, created_at, "
+    "total_count, exported_count, failed_count, skipped_count) "
+    "SELECT t.integration, 'schedule', 'queued', t.slot, t.job, %s, 0, 0, 0, 0 "
+    "FROM unnest(%s::int[], %s::timestamp[], %s::text[]) AS t(integration, slot, job) "
+    "ON CONFLICT (job_id) DO NOTHING RETURNING id, integration_id, job_id"
+)
+_STORE_SLOTS_PG = (
+    "UPDATE sync_schedule AS s SET next_run_at = t.next, last_slot_at = t.slot "
+    "FROM unnest(%s::int[], %s::timestamp[], %s::timestamp[]) AS t(id, next, slot) "
+    "WHERE s.id = t.id"
+)
+
+
+def _naive(value: dt.datetime | None) -> dt.datetime | None:
+    return SyncSchedule.next_run_at.db_value(value)
+
+
+def _store_slots(updates: list[tuple]) -> None:
+    """Each claimed schedule's next run and last slot, in one statement on PostgreSQL."""
+    if not updates:
+        return
+    if is_postgres():
+        ids, following, slots = zip(*updates, strict=True)
+        db.execute_sql(
+            _STORE_SLOTS_PG,
+            (list(ids), [_naive(v) for v in following], [_naive(v) for v in slots]),
+        )
+        return
+    for schedule_id, following, last_slot in updates:
+        SyncSchedule.update(next_run_at=following, last_slot_at=last_slot).where(
+            SyncSchedule.id == schedule_id
+        ).execute()
+
+
 def _insert_runs(rows: list[dict]) -> list[SyncRun]:
     """Insert runs; a job id another scheduler inserted first is skipped, not duplicated."""
     if not rows:
         return []
-    if db.obj.returning_clause:
-        query = (
-            SyncRun.insert_many(rows)
-            .on_conflict_ignore()
-            .returning(SyncRun.id, SyncRun.integration, SyncRun.job_id)
+    if is_postgres():
+        cursor = db.execute_sql(
+            _INSERT_RUNS_PG,
+            (
+                _naive(utcnow()),
+                [row["integration"] for row in rows],
+                [_naive(row["slot_at"]) for row in rows],
+                [row["job_id"] for row in rows],
+            ),
         )
         return [
             SyncRun(id=run_id, integration=integration_id, job_id=job_id, status="queued")
-            for run_id, integration_id, job_id in query.tuples().execute()
+            for run_id, integration_id, job_id in cursor.fetchall()
         ]
     created = []
     for row in rows:
