@@ -300,8 +300,8 @@ _E_TRUNCATE_TYPE = Text(
     "transform.")
 
 _F_REQUIRED_EMPTY = Text(
-    "Feltet er påkrevd, men «{source}» er tom. Fyll inn «{source}» i utleggsappen, eller "
-    "legg til en standardverdi i feltkoblingen.",
+    "Feltet er påkrevd, men «{source}» mangler verdi. Fyll inn «{source}» i utleggsappen, "
+    "eller legg til en standardverdi i feltkoblingen.",
     "This field is required, but “{source}” is empty. Fill in “{source}” in the expense app, "
     "or add a default in the field mapping.")
 _F_REQUIRED_TEMPLATE = Text(
@@ -1707,34 +1707,11 @@ def _resolve(
     if plan.errors or zone is None:
         return _claim_errors(claim, _setup_problems(plan, tz))
     claim_id = getattr(claim, "id", None)
-    # reference_for(integration_id, claim_id), without its checks when they clearly pass.
-    reference = f"{REFERENCE_PREFIX}-{integration_id}-{claim_id}"
-    if not (
-        type(claim_id) is int
-        and type(integration_id) is int
-        and claim_id > 0
-        and integration_id > 0
-        and len(reference) <= REFERENCE_MAX_LENGTH
-    ):
-        reference = _reference(integration_id, claim_id, problems)
+    reference = _reference(integration_id, claim_id, problems)
     lines = getattr(claim, "lines", None)
     if type(lines) is not tuple or not lines or len(lines) > plan.max_lines:
         lines = _claim_lines(lines, plan.itype, problems)
-    base = plan.debit_start.copy()
-    balance = plan.balance_start.copy()
-    for target, fn, row, on_debit, on_balance in plan.claim_steps:
-        try:
-            value = fn(claim, None, zone)
-        except _Fail as fail:
-            problems.append((target, row.label, fail.text, None))
-            continue
-        if value is not None:
-            if on_debit:
-                base[target] = value
-            if on_balance:
-                balance[target] = value
-        elif row.required:
-            problems.append((target, row.label, row.empty, None))
+    base, balance = _claim_values(plan, claim, zone, problems)
     fill_line = plan.fill_line
     out: list[dict[str, object]] = []
     total = _ZERO
@@ -1757,6 +1734,28 @@ def _resolve(
     return Voucher(claim_id, reference, claim_id, out)
 
 
+def _claim_values(
+    plan: MappingPlan, claim: Any, zone: dt.tzinfo, problems: list[_Problem]
+) -> tuple[dict[str, object], dict[str, object]]:
+    """What every debit line and the balancing line start from: constants, claim values."""
+    base = plan.debit_start.copy()
+    balance = plan.balance_start.copy()
+    for target, fn, row, on_debit, on_balance in plan.claim_steps:
+        try:
+            value = fn(claim, None, zone)
+        except _Fail as fail:
+            problems.append((target, row.label, fail.text, None))
+            continue
+        if value is not None:
+            if on_debit:
+                base[target] = value
+            if on_balance:
+                balance[target] = value
+        elif row.required:
+            problems.append((target, row.label, row.empty, None))
+    return base, balance
+
+
 def _setup_problems(plan: MappingPlan, tz: object) -> list[_Problem]:
     """Why no claim can be resolved: the mapping is invalid or the time zone unknown."""
     if plan.errors:
@@ -1768,9 +1767,15 @@ def _setup_problems(plan: MappingPlan, tz: object) -> list[_Problem]:
 
 
 def _reference(integration_id: object, claim_id: object, problems: list[_Problem]) -> str:
+    """reference_for(integration_id, claim_id), or "" and a problem saying why not."""
     if type(claim_id) is not int or claim_id <= 0:
         problems.append((None, None, _fmt(_F_NO_ID), None))
         return ""
+    if type(integration_id) is int and integration_id > 0:
+        # reference_for's usual case, without its checks (just made).
+        reference = f"{REFERENCE_PREFIX}-{integration_id}-{claim_id}"
+        if len(reference) <= REFERENCE_MAX_LENGTH:
+            return reference
     try:
         return reference_for(integration_id, claim_id)  # type: ignore[arg-type]
     except ValueError:

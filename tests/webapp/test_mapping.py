@@ -645,6 +645,18 @@ def test_reference_for_is_stable_short_and_distinct() -> None:
             reference_for(*bad)
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 10**14), st.integers(1, 10**16))
+def test_every_voucher_carries_reference_for_its_ids(integration_id: int, claim_id: int) -> None:
+    result = resolve(ROWS, claim(id=claim_id), integration_id=integration_id)
+    if isinstance(result, Voucher):
+        assert result.reference == reference_for(integration_id, claim_id)
+        assert result.number == result.claim_id == claim_id
+    else:
+        with pytest.raises(ValueError):
+            reference_for(integration_id, claim_id)
+
+
 def test_used_codes_lists_constants_lookup_values_and_defaults_of_reference_fields() -> None:
     rows = [*ROWS, MappingRow("docno", "constant", "ABC"), MappingRow("project", "constant", "P1")]
     assert used_codes(TYPE, rows) == [
