@@ -11,6 +11,7 @@ import pytest
 from sandbox import demo
 from tests.webapp.exporting import (
     balanced,
+    bulk_claims,
     connected_xledger,
     final_run,
     ledger_references,
@@ -19,6 +20,7 @@ from tests.webapp.exporting import (
 )
 from webapp.db import utcnow
 from webapp.models import AuditEvent, ExpenseClaimLine, ExportItem, Integration, SyncRun
+from webapp.schedule import Schedule
 from webapp.services import exports, scheduler
 from webapp.services.integrations import change
 
@@ -58,7 +60,9 @@ def items(integration) -> dict[int, ExportItem]:
 
 def test_exports_each_approved_claim_once_as_a_balanced_voucher(org, make, sandbox, token):
     integration = connected_xledger(org, token)
-    approved = [make.claim(org, lines=(("mileage", "248.00"), ("meals", "389.50"))) for _ in range(3)]
+    approved = [
+        make.claim(org, lines=(("mileage", "248.00"), ("meals", "389.50"))) for _ in range(3)
+    ]
     make.claim(org, status="submitted")  # not approved yet: stays home
 
     run = export_now(integration)
@@ -340,3 +344,60 @@ def test_a_demo_token_integration_needs_no_fault_to_succeed(org, make, sandbox):
     integration = connected_xledger(org, demo.XLEDGER_TOKEN)
     make.claim(org)
     assert export_now(integration).status == "succeeded"
+
+
+def test_the_embedded_default_on_sqlite_exports_once_and_schedules(
+    tmp_path, sandbox, sandbox_server, oidc_provider
+):
+    """`make run` uses SQLite and in-process jobs: the same export and tick, without the
+    PostgreSQL fast paths (arrays, RETURNING, advisory locks)."""
+    from webapp import create_app
+    from webapp.db import db
+    from webapp.models import Organization
+
+    app = create_app(
+        {
+            "ENV_NAME": "testing",
+            "TESTING": True,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'ledgerlink.db'}",
+            "REDIS_URL": None,
+            "SECRET_KEY": "test-secret-key-that-is-long-enough-for-testing",
+            "OIDC_ISSUER": oidc_provider,
+            "VAULT_KEYRING_FILE": str(tmp_path / "vault-keyring.json"),
+            "SANDBOX_URL": sandbox_server.url,
+            "AUTO_MIGRATE": True,
+            "EXPORT_SETTLE_SECONDS": 0.2,
+            "EXPORT_BATCH_LINES": 7,
+        }
+    )
+    try:
+        with app.app_context():
+            db.connect(reuse_if_open=True)
+            org = Organization.create(name="Demo", slug="demo")
+            integration = connected_xledger(org, sandbox.new_xledger_token())
+            claims = bulk_claims(org, 5)
+            first = export_now(integration)
+            assert (first.status, first.exported_count) == ("succeeded", 5)
+            # An interrupted run's pending claims are reconciled here too.
+            crashed = SyncRun.create(integration=integration, trigger="manual", status="running")
+            ExportItem.update(status="pending", run=crashed).execute()
+            more = bulk_claims(org, 2, prefix="C")
+            schedule = scheduler.save_schedule(
+                integration,
+                Schedule("interval", {"hours": 1}),
+                now=utcnow() - dt.timedelta(hours=2),
+            )
+            assert schedule.next_run_at is not None
+            result = scheduler.tick(utcnow())
+            assert result.recovered == [crashed.id]
+            assert len(result.queued) + len(result.retries) >= 1
+            wait_for(
+                lambda: not SyncRun.select().where(SyncRun.status.in_(exports.ACTIVE)).exists()
+            )
+            assert ledger_references(sandbox, integration.id) == {
+                f"LL-{integration.id}-{c}": 1 for c in claims + more
+            }
+            assert set(ExportItem.select(ExportItem.status).tuples()) == {("exported",)}
+    finally:
+        if not db.is_closed():
+            db.close()

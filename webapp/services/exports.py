@@ -510,27 +510,24 @@ class Export:
                     wait,
                 )
                 time.sleep(wait)
+        # Step 3 for this batch and step 1 for the next in one statement and transaction.
+        rows = self._outcome_rows(batch, results) if batch else []
         with db.atomic():
-            if batch:
-                self._record_results(batch, results)
-            return self._claim(upcoming) if upcoming is not None else None
+            claimed = self._store(rows + self._pending_rows(upcoming or []))
+            self._save_counts()
+        return self._claimed(upcoming, claimed) if upcoming is not None else None
 
     def _claim(self, batch: list[Voucher]) -> list[Voucher]:
         """Step 1: the batch's export items become this run's `pending` rows (caller commits)."""
-        rows = [(voucher.claim_id, voucher.reference, None) for voucher in batch]
-        self._store(rows, status="pending")
-        mine = {
-            reference
-            for (reference,) in ExportItem.select(ExportItem.reference)
-            .where(
-                (ExportItem.integration == self.integration.id)
-                & (ExportItem.run == self.run_row.id)
-                & (ExportItem.status == "pending")
-                & (ExportItem.claim.in_([v.claim_id for v in batch]))
-            )
-            .tuples()
-        }
-        return [voucher for voucher in batch if voucher.reference in mine]
+        return self._claimed(batch, self._store(self._pending_rows(batch)))
+
+    @staticmethod
+    def _pending_rows(batch: list[Voucher]) -> list[tuple]:
+        return [(voucher.claim_id, voucher.reference, "pending", None) for voucher in batch]
+
+    def _claimed(self, batch: list[Voucher], claimed: set[int]) -> list[Voucher]:
+        """The vouchers whose claim this run now holds as pending (never an exported one)."""
+        return [voucher for voucher in batch if voucher.claim_id in claimed]
 
     def _reconcile_pending(self, adapter) -> None:
         """Claims left `pending` by an interrupted run: record those the provider has."""
@@ -548,8 +545,8 @@ class Export:
         self._settle([(updated, run_id) for _claim, _ref, updated, run_id in pending])
         pending = [(claim, reference) for claim, reference, _updated, _run in pending]
         found = adapter.find_exported([reference for _claim, reference in pending])
-        rows = [(claim, ref, found[ref]) for claim, ref in pending if ref in found]
-        self._store(rows, status="exported")
+        rows = [(claim, ref, "exported", found[ref]) for claim, ref in pending if ref in found]
+        self._store(rows)
         self.reconciled += len(rows)
         self.exported += len(rows)
         log.info(
@@ -582,34 +579,31 @@ class Export:
 
     def _record_found(self, batch: list[Voucher], found: dict[str, str]) -> None:
         rows = [
-            (v.claim_id, v.reference, found[v.reference]) for v in batch if v.reference in found
+            (v.claim_id, v.reference, "exported", found[v.reference])
+            for v in batch
+            if v.reference in found
         ]
-        self._store(rows, status="exported")
         self.exported += len(rows)
-        self._save_counts()
+        with db.atomic():
+            self._store(rows)
+            self._save_counts()
 
-    def _record_results(self, batch: list[Voucher], results: list[ExportResult]) -> None:
+    def _outcome_rows(self, batch: list[Voucher], results: list[ExportResult]) -> list[tuple]:
+        """Step 3 rows (exported with the provider's id, or failed with the reason); counts."""
         by_reference = {result.reference: result for result in results}
-        exported, failed = [], []
+        rows = []
         for voucher in batch:
             result = by_reference.get(voucher.reference)
             if result is None:
                 continue  # left pending: the next run asks the provider about it
             if result.ok:
-                exported.append((voucher.claim_id, voucher.reference, result.external_id))
+                rows.append((voucher.claim_id, voucher.reference, "exported", result.external_id))
+                self.exported += 1
             else:
-                error = {
-                    "nb": result.error.nb,
-                    "en": result.error.en,
-                    "code": result.provider_code,
-                }
-                failed.append((voucher.claim_id, voucher.reference, error))
-        with db.atomic():
-            self._store(exported, status="exported")
-            self._store(failed, status="failed")
-        self.exported += len(exported)
-        self.failed += len(failed)
-        self._save_counts()
+                error = {"nb": result.error.nb, "en": result.error.en, "code": result.provider_code}
+                rows.append((voucher.claim_id, voucher.reference, "failed", error))
+                self.failed += 1
+        return rows
 
     def _record_claim_errors(self, errors: list[ClaimError]) -> None:
         """Claims the resolver could not turn into vouchers fail with every reason."""
@@ -626,40 +620,53 @@ class Export:
                 "code": "mapping",
                 "targets": sorted({e.target for e in claim_errors if e.target}),
             }
-            rows.append((claim_id, reference_for(self.integration.id, claim_id), message))
-        self._store(rows, status="failed")
+            rows.append((claim_id, reference_for(self.integration.id, claim_id), "failed", message))
+        self._store(rows)
         self.failed += len(rows)
         self._save_counts()
 
-    def _store(self, rows: list[tuple], *, status: str) -> None:
-        """Upsert outcomes: (claim, reference, external id or error) per claim.
+    def _store(self, rows: list[tuple]) -> set[int]:
+        """Upsert (claim, reference, status, external id or error) rows in one statement.
 
-        One statement for the whole batch (PostgreSQL: the rows as arrays; SQLite: one
-        prepared statement run for each row). A claim already `exported` is never changed.
+        A claim already `exported` is never changed. Returns the claims whose rows were
+        written (on PostgreSQL the rows as arrays with RETURNING; on SQLite one prepared
+        statement per row, then a read of this run's rows).
         """
         if not rows:
-            return
+            return set()
         now = ExportItem.updated_at.db_value(utcnow())
-        claims = [claim for claim, _reference, _detail in rows]
-        references = [reference for _claim, reference, _detail in rows]
-        external = [detail if status == "exported" else None for _c, _r, detail in rows]
-        errors = [
-            ExportItem.error.db_value(detail) if status == "failed" else None
-            for _c, _r, detail in rows
-        ]
-        fixed = (self.integration.id, self.run_row.id, status, now, now)
+        claims, references, statuses, external, errors = [], [], [], [], []
+        for claim, reference, status, detail in rows:
+            claims.append(claim)
+            references.append(reference)
+            statuses.append(status)
+            external.append(detail if status == "exported" else None)
+            errors.append(ExportItem.error.db_value(detail) if status == "failed" else None)
+        iid, run_id = self.integration.id, self.run_row.id
         with db.atomic():
             if is_postgres():
-                db.execute_sql(UPSERT_ITEMS_PG, (*fixed, claims, references, external, errors))
-                return
-            iid, run_id, _status, created, updated = fixed
+                cursor = db.execute_sql(
+                    UPSERT_ITEMS_PG,
+                    (iid, run_id, now, now, claims, references, statuses, external, errors),
+                )
+                return {claim for (claim,) in cursor.fetchall()}
             params = [
-                (iid, claim, run_id, reference, status, ext, error, created, updated)
-                for claim, reference, ext, error in zip(
-                    claims, references, external, errors, strict=True
+                (iid, claim, run_id, reference, status, ext, error, now, now)
+                for claim, reference, status, ext, error in zip(
+                    claims, references, statuses, external, errors, strict=True
                 )
             ]
             db.cursor().executemany(UPSERT_ITEM_SQLITE, params)
+            return {
+                claim
+                for (claim,) in ExportItem.select(ExportItem.claim)
+                .where(
+                    (ExportItem.integration == iid)
+                    & (ExportItem.run == run_id)
+                    & ExportItem.claim.in_(claims)
+                )
+                .tuples()
+            }
 
     def _save_counts(self) -> None:
         SyncRun.update(
@@ -890,9 +897,9 @@ _COLUMNS = (
     "created_at, updated_at)"
 )
 UPSERT_ITEMS_PG = (
-    f"INSERT INTO {_COLUMNS} SELECT %s, t.claim, %s, t.reference, %s, t.external, t.error, "
-    "%s, %s FROM unnest(%s::int[], %s::text[], %s::text[], %s::text[]) "
-    f"AS t(claim, reference, external, error) {_ON_CONFLICT}"
+    f"INSERT INTO {_COLUMNS} SELECT %s, t.claim, %s, t.reference, t.status, t.external, "
+    "t.error, %s, %s FROM unnest(%s::int[], %s::text[], %s::text[], %s::text[], %s::text[]) "
+    f"AS t(claim, reference, status, external, error) {_ON_CONFLICT} RETURNING claim_id"
 )
 UPSERT_ITEM_SQLITE = f"INSERT INTO {_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) {_ON_CONFLICT}"
 
