@@ -855,6 +855,31 @@ def test_every_voucher_balances_to_exactly_zero_without_losing_an_oere(c: ClaimD
     assert_required_fields_present(TYPE, result)
 
 
+# Required fields from sources that are often empty: the claim resolves with them or says why.
+EMPTYISH_ROWS = with_rows(
+    MappingRow("account", "field", "line.expense_type"),
+    MappingRow("payable", "field", "claim.claimant_number"),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(claims_, st.lists(st.sampled_from(["", " ", "7140", "2910"]), min_size=9, max_size=9))
+def test_required_fields_are_in_every_line_or_the_claim_has_an_error(c, codes) -> None:
+    lines = tuple(
+        LineData(**{**vars_of_line(ln), "expense_type": code})
+        for ln, code in zip(c.lines, codes, strict=False)
+    )
+    c = ClaimData(**{**vars_of(c), "lines": lines, "claimant_number": codes[-1]})
+    result = resolve(EMPTYISH_ROWS, c)
+    if isinstance(result, Voucher):
+        assert_required_fields_present(TYPE, result)
+    else:
+        assert {e.target for e in result} <= {"account", "payable", "dept", "project"}
+        empty_accounts = [n for n, ln in enumerate(lines, 1) if not ln.expense_type.strip()]
+        assert [e.line for e in result if e.target == "account"] == empty_accounts
+        assert any(e.target == "payable" for e in result) == (not codes[-1].strip())
+
+
 def assert_no_float(value: object) -> None:
     assert not isinstance(value, float), value
     if isinstance(value, Voucher):
