@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 
@@ -431,3 +432,16 @@ def test_admin_cannot_reach_another_organisations_draft_through_their_own(auth, 
         data={"csrf_token": token, **XLEDGER},
     )
     assert response.status_code == 404
+
+
+def test_starting_a_setup_purges_drafts_abandoned_for_a_day(client, org, token, make):
+    abandoned = make.integration(org, status="draft")
+    Integration.update(updated_at=utcnow() - dt.timedelta(hours=25)).where(
+        Integration.id == abandoned.id
+    ).execute()
+    integration = start(client, token)
+    deadline = time.monotonic() + 10
+    while Integration.get_or_none(Integration.id == abandoned.id) is not None:
+        assert time.monotonic() < deadline, "the abandoned draft was not purged"
+        time.sleep(0.02)
+    assert Integration.get_by_id(integration.id).status == "draft"

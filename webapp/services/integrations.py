@@ -137,6 +137,19 @@ def mark_needs_reauth(integration: Integration, error: AdapterError) -> Integrat
 # --- the setup wizard --------------------------------------------------------------------------
 
 
+def start_draft(organization: Organization, type_key: str, actor: User | None) -> Integration:
+    """A new wizard draft at its credentials step; abandoned drafts are purged meanwhile.
+
+    Starting a setup is when drafts pile up, so that is when the purge job is queued: no
+    separate timer is needed (`flask integrations purge-drafts` does the same by hand).
+    """
+    from webapp.queue import enqueue
+
+    integration = create_draft(organization, type_key, actor, wizard_step="credentials")
+    enqueue("checks", "webapp.jobs.checks.purge_drafts")
+    return integration
+
+
 def furthest_step(current: str, reached: str) -> str:
     """The later of two wizard steps."""
     return max(current, reached, key=_step_index)

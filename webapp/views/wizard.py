@@ -52,7 +52,7 @@ def start():
         type_key = request.form.get("type_key", "")
         if type_key not in _type_keys():
             return _show(None, "type", errors={"type_key": _choose_type_message()})
-        integration = integrations.create_draft(g.org, type_key, g.user, wizard_step="credentials")
+        integration = integrations.start_draft(g.org, type_key, g.user)
         return _go(integration, "credentials")
     return _show(None, "type")
 
