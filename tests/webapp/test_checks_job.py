@@ -211,3 +211,20 @@ def test_new_credentials_changed_during_their_test_stay_pending(app, make):
         job_module._use_rotated_set(Integration.get_by_id(integration.id), test)
     after = Integration.get_by_id(integration.id)
     assert after.active_credential_version == 1 and after.pending_credential_version == 2
+
+
+def test_the_rate_limit_also_counts_per_person_across_integrations(app, make):
+    app.config["TEST_RATE_LIMIT"] = 2
+    org = make.org()
+    person = make.user("kari@example.org")
+    first, second = draft(org), draft(org)
+    with app.test_request_context():
+        started = [checks.start_test(first, 1, person) for _ in range(2)]
+        with pytest.raises(checks.RateLimited) as limited:
+            checks.start_test(second, 1, person)
+        # Someone else may still test the second integration.
+        started.append(checks.start_test(second, 1, make.user("ola@example.org")))
+    for test in started:
+        wait_for_test(test.id)
+    wait_seconds = (limited.value.retry_at - utcnow()).total_seconds()
+    assert 55 < wait_seconds <= 60 and limited.value.seconds <= 60

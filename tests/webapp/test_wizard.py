@@ -141,6 +141,8 @@ def test_credentials_are_sealed_on_submit_and_never_shown_again(client, org, tok
     rows = IntegrationCredential.select().where(IntegrationCredential.integration == integration.id)
     assert {r.field_name for r in rows} == {"api_token", "environment", "entity_code"}
     assert all(demo.XLEDGER_TOKEN not in r.token for r in rows)
+    entered = AuditEvent.get(AuditEvent.action == "integration.credentials_entered")
+    assert entered.fields == ["api_token", "entity_code", "environment"]
 
     back = client.get(step_url(integration, "credentials") + "?lang=en")
     html = back.get_data(as_text=True)
