@@ -376,7 +376,9 @@ def test_dataverse_wizard_in_norwegian_and_the_credential_form(
     leaks.check()
 
 
-def test_without_javascript_the_wizard_reaches_save(browser, base_url, sign_in, coordinator, leaks):
+def test_without_javascript_the_wizard_reaches_save(
+    browser, base_url, sign_in, coordinator, leaks, sandbox
+):
     context = browser.new_context(base_url=base_url, locale="nb-NO", java_script_enabled=False)
     context.set_default_timeout(15000)
     page = context.new_page()
@@ -391,14 +393,22 @@ def test_without_javascript_the_wizard_reaches_save(browser, base_url, sign_in, 
         page.locator("#wizard button[type=submit]").click()
         page.locator("#wizard button[type=submit]").click()  # mapping
         page.locator("#wizard button[type=submit]").click()  # schedule
+        # Xledger answers slowly, so the first status page shows the test still running.
+        sandbox.set_fault(demo.XLEDGER_TOKEN, "latency", seconds=0.3)
         page.locator("#run-test").click()
         # A page per state: follow "Refresh status" until the result is final.
         expect(page).to_have_url(re.compile(r"/setup/test/\d+$"))
+        refreshed = 0
         for _ in range(200):
             refresh = page.locator("#test-status a[href*='/setup/test/']")
             if refresh.count() == 0:
                 break
+            expect(
+                page.locator("#test-status .check--running, #test-status .check--waiting").first
+            ).to_be_visible()
             refresh.first.click()
+            refreshed += 1
+        assert refreshed > 0
         expect(page.locator("#test-status .check--passed")).to_have_count(5)
         page.locator("#test-status a.btn--primary").click()
         page.locator("#wizard button[type=submit]").click()
