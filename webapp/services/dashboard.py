@@ -100,7 +100,13 @@ def state_of(integration: Integration, last_run: SyncRun | None) -> tuple[str, s
         return status, status
     if status == "needs_reauth":
         return "needs_attention", "needs_reauth"
-    if status == "degraded" or (last_run is not None and last_run.status == "failed"):
+    # A run refused for the credentials no longer counts once new ones are in use.
+    failed = (
+        last_run is not None
+        and last_run.status == "failed"
+        and last_run.error_kind not in ("auth", "permission")
+    )
+    if status == "degraded" or failed:
         return "failing", "failing"
     if last_run is not None and last_run.status == "partial":
         return "needs_attention", "degraded"
