@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import signal
 import time
 import zlib
 
@@ -78,10 +79,15 @@ def test_the_job_runs_on_a_real_worker_with_ids_only(app, make, sandbox, redis_u
     job = Job.fetch(test.job_id, connection=connection)
     assert job.args == (integration.id, test.id) and job.kwargs == {}
     assert job.origin == "checks" and job.timeout == 60
-    with app.app_context():
-        SimpleWorker([Queue("checks", connection=connection)], connection=connection).work(
-            burst=True
-        )
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with app.app_context():
+            SimpleWorker([Queue("checks", connection=connection)], connection=connection).work(
+                burst=True
+            )
+    finally:
+        for sig, handler in handlers.items():  # the worker installed its own
+            signal.signal(sig, handler)
     assert ConnectionTest.get_by_id(test.id).status == "passed"
     # The secret never reached Redis, not even compressed inside a job.
     for key in connection.scan_iter("*"):
