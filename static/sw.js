@@ -20,7 +20,7 @@
  */
 "use strict";
 
-const VERSION = "v1";
+const VERSION = "v2";
 const CACHE_PREFIX = "ledgerlink-static-";
 const CACHE = CACHE_PREFIX + VERSION;
 const OFFLINE_URL = "/static/offline.html";

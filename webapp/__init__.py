@@ -153,7 +153,6 @@ def _load_user() -> None:
 
 def _register_cli(app: Flask) -> None:
     from webapp.cli import commands
-
     from webapp.cli.vault import vault_cli
 
     app.cli.add_command(vault_cli)

@@ -219,6 +219,15 @@
     announce("request");
   });
 
+  /* The language link names the current page; after htmx pushes a new URL, follow it. */
+  document.addEventListener("htmx:pushedIntoHistory", function () {
+    document.querySelectorAll(".lang-switch a[hreflang]").forEach(function (link) {
+      var url = new URL(window.location.href);
+      url.searchParams.set("lang", link.getAttribute("hreflang"));
+      link.setAttribute("href", url.pathname + url.search);
+    });
+  });
+
   /* (d) Service worker for static assets and the offline page (see static/sw.js). */
   if ("serviceWorker" in navigator && window.isSecureContext) {
     window.addEventListener("load", function () {

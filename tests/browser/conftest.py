@@ -58,8 +58,12 @@ def page(browser, base_url):
 def phone(browser, base_url):
     """A 320 px wide page, as on a small phone."""
     context = browser.new_context(
-        base_url=base_url, locale="nb-NO", viewport={"width": 320, "height": 640},
-        device_scale_factor=2, is_mobile=True, has_touch=True,
+        base_url=base_url,
+        locale="nb-NO",
+        viewport={"width": 320, "height": 640},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
     )
     context.set_default_timeout(15000)
     tab = context.new_page()
