@@ -8,7 +8,10 @@
     job against the bound ceil(requests / 20) × 5 s, and the number of rate-limit refusals.
 
 Everything runs for real: a fresh PostgreSQL database, the sandbox on loopback, the vault.
-Claims have two lines each (three voucher lines with the balancing line).
+Claims have two lines each (three voucher lines with the balancing line). For (a) it also
+prints the adapter alone (`Adapter.export` on the same batches, no database), which separates
+the adapter's own per-call work (the import-error readback after each call, building the
+nodes, reading the answer) from the job's (claims, mapping, export items, counts).
 
 Run: `.venv/bin/python bench/export.py`
 """
@@ -109,19 +112,38 @@ def _part_a(app, sandbox) -> tuple[float, float, float]:
     try:
         token = client.new_xledger_token()
         integration = connected_xledger(org, token, name="Xledger A")
-        payloads = _payloads(integration, token)
+        payloads, adapter_batches = _payloads(integration, token)
         plain = _plain_loop(sandbox.url, token, payloads)
-        client.reset()  # an empty ledger for the export, as for the plain loop
+        client.reset()  # an empty ledger each time, as for the plain loop
+        adapter_only = _adapter_only(client.new_xledger_token(), adapter_batches)
+        client.reset()
         token = client.new_xledger_token()
         integration = connected_xledger(org, token, name="Xledger A2")
         elapsed, _run_row = _run(integration)
     finally:
         xledger.BURST_LIMIT = paced
+    print(f"(a) the adapter alone (Adapter.export per batch, no database): {adapter_only:.2f} s")
     return elapsed / plain, elapsed, plain
 
 
-def _payloads(integration, token: str) -> list[dict]:
-    """The exact request bodies the adapter sends, built ahead of time."""
+def _adapter_only(token: str, vouchers_by_batch: list) -> float:
+    """The same batches through `Adapter.export`: calls, import-error readback, parsing."""
+    from adapters.xledger import XledgerAdapter
+    from webapp.services.providers import adapter_settings
+
+    adapter = XledgerAdapter(
+        {"api_token": token, "environment": "production", "entity_code": "NBF"},
+        adapter_settings(),
+    )
+    started = time.perf_counter()
+    for batch in vouchers_by_batch:
+        results = adapter.export(batch)
+        assert all(result.ok for result in results)
+    return time.perf_counter() - started
+
+
+def _payloads(integration, token: str) -> tuple[list[dict], list]:
+    """The exact request bodies the adapter sends, built ahead of time, and the batches."""
     from adapters import get_type
     from adapters.vouchers import batches
     from adapters.xledger import ADD_GL_IMPORT_ITEMS, XledgerAdapter
@@ -145,7 +167,7 @@ def _payloads(integration, token: str) -> list[dict]:
         {"api_token": token, "environment": "production", "entity_code": "NBF"},
         adapter_settings(),
     )
-    bodies = []
+    bodies, grouped = [], []
     for batch in batches(vouchers, itype.batch_limit):
         inputs = [
             {"clientId": f"{v.reference}#{i}", "node": node}
@@ -153,7 +175,8 @@ def _payloads(integration, token: str) -> list[dict]:
             for i, node in enumerate(adapter._nodes(v))
         ]
         bodies.append({"query": ADD_GL_IMPORT_ITEMS, "variables": {"inputs": inputs}})
-    return bodies
+        grouped.append(batch)
+    return bodies, grouped
 
 
 def _plain_loop(sandbox_url: str, token: str, bodies: list[dict]) -> float:
