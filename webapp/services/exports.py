@@ -312,6 +312,38 @@ def close_abandoned(run: SyncRun) -> None:
     )
 
 
+def pause(integration: Integration, actor=None, expected_version: int | None = None) -> bool:
+    """Stop scheduled and manual exports until resumed; False if it cannot be paused."""
+    from webapp.services.integrations import change
+
+    if integration.status not in ("connected", "degraded", "needs_reauth"):
+        return False
+    change(
+        integration,
+        {"status": "paused"},
+        actor=actor,
+        action="integration.paused",
+        expected_version=expected_version,
+    )
+    return True
+
+
+def resume(integration: Integration, actor=None, expected_version: int | None = None) -> bool:
+    """Let exports run again; still asking for new credentials if they had been rejected."""
+    from webapp.services.integrations import change
+
+    if integration.status != "paused":
+        return False
+    change(
+        integration,
+        {"status": "needs_reauth" if integration.reauth_reason else "connected"},
+        actor=actor,
+        action="integration.resumed",
+        expected_version=expected_version,
+    )
+    return True
+
+
 # --- running -------------------------------------------------------------------------------------
 
 
@@ -1040,6 +1072,8 @@ __all__ = [
     "failed_items",
     "finish",
     "job_id_for_run",
+    "pause",
+    "resume",
     "job_id_for_slot",
     "recent_runs",
     "retry_run",

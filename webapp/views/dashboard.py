@@ -23,8 +23,8 @@ from webapp import htmx
 from webapp.access import login_required, memberships, org_admin_required, org_blueprint_setup
 from webapp.i18n import current_locale
 from webapp.models import DoesNotExist, Integration
-from webapp.services import dashboard
-from webapp.services.integrations import StaleVersion, change
+from webapp.services import dashboard, exports
+from webapp.services.integrations import StaleVersion
 
 bp = Blueprint("dashboard", __name__, url_prefix="/o/<org_slug>")
 org_blueprint_setup(bp)
@@ -114,8 +114,7 @@ def summary(integration_id: int):
 def pause(integration_id: int):
     """Stop scheduled and manual exports until resumed."""
     integration = _integration(integration_id)
-    if integration.status in ("connected", "degraded", "needs_reauth"):
-        _set_status(integration, "paused", "integration.paused")
+    if _attempt(exports.pause, integration):
         flash(_("Exports for %(name)s are paused.", name=integration.name), "success")
     return redirect(url_for("dashboard.home"))
 
@@ -125,28 +124,20 @@ def pause(integration_id: int):
 def resume(integration_id: int):
     """Let exports run again (still asking for credentials if they were rejected)."""
     integration = _integration(integration_id)
-    if integration.status == "paused":
-        status = "needs_reauth" if integration.reauth_reason else "connected"
-        _set_status(integration, status, "integration.resumed")
+    if _attempt(exports.resume, integration):
         flash(_("Exports for %(name)s run again.", name=integration.name), "success")
     return redirect(url_for("dashboard.home"))
 
 
-def _set_status(integration: Integration, status: str, action: str) -> None:
-    expected = request.form.get("version", type=int)
+def _attempt(action, integration: Integration) -> bool:
     try:
-        change(
-            integration,
-            {"status": status},
-            actor=g.user,
-            action=action,
-            expected_version=expected,
-        )
+        return action(integration, g.user, request.form.get("version", type=int))
     except StaleVersion:
         flash(
             _("Someone else changed this integration just now. Look at it again and retry."),
             "warning",
         )
+        return False
 
 
 def _integration(integration_id: int) -> Integration:
