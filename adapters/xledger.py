@@ -262,7 +262,8 @@ BURST_WINDOW = 5.5
 # The documented maximum of `first` (§1.5): fewer calls, which Xledger bills.
 PAGE_SIZE = 10000
 # References per `extIdentifier_in` filter when reading back.
-READBACK_CHUNK = 100
+# A batch holds at most 500 lines, so one readback covers every reference it sent.
+READBACK_CHUNK = 500
 # Line target fields sent as lookups `{code: …}`, and those sent as plain values.
 LOOKUPS = ("account", "glObject1", "project", "taxRule", "subledger")
 PLAIN = ("text", "invoiceNumber", "yourReference")

@@ -146,7 +146,7 @@ def _payloads(integration, token: str) -> tuple[list[dict], list]:
     """The exact request bodies the adapter sends, built ahead of time, and the batches."""
     from adapters import get_type
     from adapters.vouchers import batches
-    from adapters.xledger import ADD_GL_IMPORT_ITEMS, XledgerAdapter
+    from adapters.xledger import ADD_GL_IMPORT_ITEMS, GL_IMPORT_ITEM_ERRORS, XledgerAdapter
     from webapp.mapping import ClaimData, compile_mapping, resolve_claims, rows_from_models
     from webapp.models import ExpenseClaim, ExpenseClaimLine, FieldMapping
     from webapp.services.providers import adapter_settings
@@ -175,6 +175,15 @@ def _payloads(integration, token: str) -> tuple[list[dict], list]:
             for i, node in enumerate(adapter._nodes(v))
         ]
         bodies.append({"query": ADD_GL_IMPORT_ITEMS, "variables": {"inputs": inputs}})
+        # Xledger stages GL import lines; the import's errors are read back after every
+        # call (ACCOUNTING_APIS §1.7), so the plain loop sends that query too.
+        references = list(dict.fromkeys(v.reference for v in batch))
+        bodies.append(
+            {
+                "query": GL_IMPORT_ITEM_ERRORS,
+                "variables": {"first": 10000, "filter": {"extIdentifier_in": references}},
+            }
+        )
         grouped.append(batch)
     return bodies, grouped
 

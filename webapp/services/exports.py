@@ -647,8 +647,9 @@ class Export:
         rows = []
         for claim_id, claim_errors in by_claim.items():
             message = {
-                "nb": " ".join(_line_prefix(e, "nb") + e.message.nb for e in claim_errors),
-                "en": " ".join(_line_prefix(e, "en") + e.message.en for e in claim_errors),
+                # The resolver's messages already name the claim and line.
+                "nb": " ".join(e.message.nb for e in claim_errors),
+                "en": " ".join(e.message.en for e in claim_errors),
                 "code": "mapping",
                 "targets": sorted({e.target for e in claim_errors if e.target}),
             }
@@ -910,12 +911,6 @@ class Export:
             **self._counts(),
         )
         return "failed"
-
-
-def _line_prefix(error: ClaimError, locale: str) -> str:
-    if error.line is None:
-        return ""
-    return f"Linje {error.line}: " if locale == "nb" else f"Line {error.line}: "
 
 
 _ON_CONFLICT = (
