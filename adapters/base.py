@@ -50,6 +50,13 @@ class Adapter:
         """Run the type's named checks in order; the first failure skips the rest."""
         raise NotImplementedError
 
+    def check_access(self) -> None:
+        """The lightest authenticated call; raises the typed error when it is refused.
+
+        Exports with nothing to send still make it, so rejected credentials show up at once.
+        """
+        raise NotImplementedError
+
     def reference_data(self, kind: ReferenceKind) -> list[ReferenceItem]:
         """All codes of one kind (accounts, tax codes, projects, dimensions), every page."""
         raise NotImplementedError

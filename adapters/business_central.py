@@ -386,6 +386,9 @@ class BusinessCentralAdapter(Adapter):
 
     # -- export ----------------------------------------------------------------------------
 
+    def check_access(self) -> None:
+        self.company_id()
+
     def export(self, vouchers: list[Voucher]) -> list[ExportResult]:
         results: dict[str, ExportResult] = {}
         sendable = []

@@ -299,6 +299,9 @@ class DataverseAdapter(Adapter):
 
     # -- export ----------------------------------------------------------------------------
 
+    def check_access(self) -> None:
+        self._get(self._url("WhoAmI"))
+
     def export(self, vouchers: list[Voucher]) -> list[ExportResult]:
         """One record per line, the balancing line last, so its record marks a whole voucher."""
         table = self._table_path()

@@ -405,6 +405,9 @@ class XledgerAdapter(Adapter):
             },
         )
 
+    def check_access(self) -> None:
+        self._first_page(ENTITIES, "entities", 1)
+
     # -- reference data --------------------------------------------------------------------
 
     def reference_data(self, kind: ReferenceKind) -> list[ReferenceItem]:

@@ -202,6 +202,18 @@ def test_rejected_token_stops_the_run_and_asks_for_new_credentials(org, make, sa
     assert refs == {f"LL-{integration.id}-{first.id}": 1, f"LL-{integration.id}-{second.id}": 1}
 
 
+def test_a_rejected_token_shows_even_when_there_is_nothing_new_to_export(org, make, sandbox, token):
+    integration = connected_xledger(org, token)
+    make.claim(org)
+    assert export_now(integration).status == "succeeded"
+    sandbox.revoke_xledger_token(token)
+
+    run = export_now(integration)
+
+    assert (run.status, run.error_kind) == ("failed", "auth")
+    assert Integration.get_by_id(integration.id).status == "needs_reauth"
+
+
 def test_credentials_that_no_longer_decrypt_are_an_authentication_failure(org, make, token):
     from webapp.models import IntegrationCredential
 

@@ -457,6 +457,9 @@ class Export:
         adapter = adapter_for(integration, credentials)
         self._reconcile_pending(adapter)
         ids = self._candidate_ids()
+        if not ids and not self.reconciled:
+            # Nothing to send, but rejected credentials must still come to light now.
+            adapter.check_access()
         self.total = self.reconciled + len(ids)
         self._save_counts()
         tz = integration.organization.time_zone
