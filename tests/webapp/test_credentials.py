@@ -89,6 +89,14 @@ def test_form_shows_plain_values_but_only_when_and_who_for_secrets(client, org):
 
 def test_opened_after_an_authentication_failure_it_explains_what_was_rejected(client, org):
     integration = connected(org)
+    # A pass from before the rejection is not shown beside it.
+    ConnectionTest.create(
+        integration=integration,
+        credential_version=integration.active_credential_version,
+        fingerprint="x",
+        status="passed",
+        checks=[],
+    )
     mark_needs_reauth(
         integration, AuthError(TOKEN_REFUSED, provider_code="UNAUTHENTICATED", field="api_token")
     )
@@ -98,6 +106,7 @@ def test_opened_after_an_authentication_failure_it_explains_what_was_rejected(cl
     assert "Xledger rejected the API token: it has expired or been revoked." in html
     assert 'href="#field-api_token"' in html
     assert '<details class="secret-replace" open>' in html
+    assert "Connection test passed" not in html
     # In Norwegian too (the adapter's message comes in both languages).
     nb = client.get(url(integration, "?reason=auth&lang=nb")).get_data(as_text=True)
     assert "Xledger avviste API-nøkkelen" in nb

@@ -177,6 +177,9 @@ def _page(
     reauth = integration.reauth_reason if integration.status == "needs_reauth" else None
     if reauth is None and request.args.get("reason") and integration.reauth_reason:
         reauth = integration.reauth_reason
+    if reauth and test is not None and _older_than(test, reauth):
+        # A pass from before the system rejected these credentials would only mislead.
+        test = None
     if fix and not errors and (check := creds.failed_check(test, fix)):
         errors[fix] = text(check.get("message"))
     context = dict(
@@ -197,6 +200,14 @@ def _page(
         **_panel(integration, test, rate_limited=rate_limited, just_started=just_started),
     )
     return render(PAGE, FRAGMENT, **context)
+
+
+def _older_than(test: ConnectionTest, reauth: dict) -> bool:
+    try:
+        rejected_at = dt.datetime.fromisoformat(reauth.get("at") or "")
+    except ValueError:
+        return False
+    return test.created_at < rejected_at
 
 
 def _panel(integration: Integration, test: ConnectionTest | None, **options) -> dict:
