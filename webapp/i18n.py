@@ -6,6 +6,10 @@ the browser's Accept-Language where `no` and `nn` count as Bokmål.
 
 from __future__ import annotations
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
 from flask import g, request, session
 from flask_babel import get_locale
 
@@ -47,3 +51,41 @@ def text(value) -> str:
     if isinstance(value, dict):
         return value.get(locale) or value.get("nb") or ""
     return value.get(locale)
+
+
+# How instants read on pages: (language, style) → CLDR pattern.
+_PATTERNS = {
+    ("nb", "short"): "dd.MM.yyyy 'kl.' HH:mm",
+    ("en", "short"): "d MMM yyyy, HH:mm",
+    ("nb", "long"): "EEEE d. MMMM yyyy 'kl.' HH:mm",
+    ("en", "long"): "EEEE d MMMM yyyy 'at' HH:mm",
+    ("nb", "numeric"): "dd.MM.yyyy HH:mm",
+    ("en", "numeric"): "d MMM yyyy HH:mm",
+    ("nb", "seconds"): "dd.MM.yyyy HH:mm:ss",
+    ("en", "seconds"): "d MMM yyyy HH:mm:ss",
+}
+
+
+def format_local(value: dt.datetime, time_zone: str, locale: str, style: str = "short") -> str:
+    """An instant in the organisation's time zone and the reader's language."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    language = "en" if locale.startswith("en") else "nb"
+    return format_datetime(
+        value,
+        _PATTERNS[(language, style)],
+        tzinfo=ZoneInfo(time_zone),
+        locale="en_GB" if language == "en" else "nb_NO",
+    )
+
+
+def local_time(value: dt.datetime | str | None, style: str = "short") -> str:
+    """An instant as the current organisation reads it (empty for none); ISO strings too."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    org = g.get("org")
+    return format_local(
+        value, org.time_zone if org is not None else "Europe/Oslo", current_locale(), style
+    )

@@ -12,11 +12,8 @@ state a coordinator sees is derived from the integration's status and its latest
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from peewee import fn
 
 from adapters import get_type
@@ -201,26 +198,3 @@ def chart(runs_newest_first: list[SyncRun]) -> Chart:
             )
         )
     return Chart(bars=bars, counts=counts)
-
-
-# --- times as the organisation reads them -------------------------------------------------------
-
-_PATTERNS = {
-    ("nb", "short"): "dd.MM.yyyy 'kl.' HH:mm",
-    ("en", "short"): "d MMM yyyy, HH:mm",
-    ("nb", "long"): "EEEE d. MMMM yyyy 'kl.' HH:mm",
-    ("en", "long"): "EEEE d MMMM yyyy 'at' HH:mm",
-}
-
-
-def format_local(value: dt.datetime, time_zone: str, locale: str, style: str = "short") -> str:
-    """An instant in the organisation's time zone and the reader's language."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    language = "en" if locale.startswith("en") else "nb"
-    return format_datetime(
-        value,
-        _PATTERNS[(language, style)],
-        tzinfo=ZoneInfo(time_zone),
-        locale="en_GB" if language == "en" else "nb_NO",
-    )

@@ -33,6 +33,7 @@ from adapters import get_adapter, get_type
 from adapters.types import IntegrationType, TargetField, Text, Voucher
 from webapp import mapping as resolver
 from webapp.db import db, utcnow
+from webapp.i18n import format_local
 from webapp.mapping import CATALOGUE, MappingRow
 from webapp.models import (
     ExpenseClaim,
@@ -848,9 +849,7 @@ def refresh_references(integration: Integration) -> dict[str, int]:
 
 def local_time(value: dt.datetime, time_zone: str) -> str:
     """An instant as the organisation reads it: 24.11.2026 14:05 in its time zone."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(_zone(time_zone)).strftime("%d.%m.%Y %H:%M")
+    return format_local(value, _zone(time_zone).key, "nb", "numeric")
 
 
 def clock_time(value: dt.datetime, time_zone: str) -> str:

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from flask import Blueprint, abort, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 
 from adapters import get_type
 from webapp.access import org_admin_required, org_blueprint_setup
 from webapp.htmx import STOP_POLLING, is_fragment_request, render, trigger
-from webapp.i18n import current_locale, text
+from webapp.i18n import local_time, text
 from webapp.models import ConnectionTest, DoesNotExist, Integration
 from webapp.services import checks
 from webapp.services import credentials as creds
@@ -37,17 +35,7 @@ STATUS = "wizard/_test_status.html"
 @bp.app_template_global()
 def when_local(value: dt.datetime | str | None, seconds: bool = False) -> str:
     """A moment as the organisation reads it: its time zone, the page's language."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    org = g.get("org")
-    zone = ZoneInfo(org.time_zone if org is not None else "Europe/Oslo")
-    locale = "en_GB" if current_locale() == "en" else "nb_NO"
-    pattern = "dd.MM.yyyy HH:mm" if locale == "nb_NO" else "d MMM yyyy HH:mm"
-    return format_datetime(value, pattern + (":ss" if seconds else ""), tzinfo=zone, locale=locale)
+    return local_time(value, "seconds" if seconds else "numeric")
 
 
 def load_integration(integration_id: int) -> Integration:

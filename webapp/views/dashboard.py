@@ -19,9 +19,8 @@ from flask import (
 from flask_babel import gettext as _
 from werkzeug.routing import BuildError
 
-from webapp import htmx
+from webapp import htmx, i18n
 from webapp.access import login_required, memberships, org_admin_required, org_blueprint_setup
-from webapp.i18n import current_locale
 from webapp.models import DoesNotExist, Integration
 from webapp.services import dashboard, exports
 from webapp.services.integrations import StaleVersion
@@ -54,14 +53,7 @@ def endpoint_url(name: str, **values) -> str | None:
 @bp.app_template_filter("local_time")
 def local_time(value: dt.datetime | str | None, style: str = "short") -> str:
     """An instant in the organisation's time zone, in the page's language."""
-    if value is None or value == "":
-        return ""
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    org = g.get("org")
-    return dashboard.format_local(
-        value, org.time_zone if org is not None else "Europe/Oslo", current_locale(), style
-    )
+    return i18n.local_time(value, style)
 
 
 @bp.app_template_filter("iso_utc")

@@ -8,10 +8,9 @@ from flask_babel import gettext as _
 from webapp import htmx
 from webapp.access import org_blueprint_setup
 from webapp.db import utcnow
-from webapp.i18n import current_locale, text
+from webapp.i18n import current_locale, format_local, text
 from webapp.models import DoesNotExist, Integration, SyncSchedule
 from webapp.schedule import DAY_KEYS, Schedule, describe, next_runs, parse_form
-from webapp.services.dashboard import format_local
 from webapp.services.scheduler import save_schedule
 
 bp = Blueprint("schedules", __name__, url_prefix="/o/<org_slug>/integrations/<int:integration_id>")
