@@ -52,7 +52,6 @@ from adapters.vouchers import (
 log = logging.getLogger(__name__)
 
 API_HOST = "api.businesscentral.dynamics.com"
-SCOPE = f"https://{API_HOST}/.default"
 ADMIN_CENTER_URL = "https://businesscentral.dynamics.com/"
 # Page 9860 "Microsoft Entra Applications", where an app is enabled and given permissions.
 ENTRA_APPS_PAGE_URL = "https://businesscentral.dynamics.com/?page=9860"
@@ -588,7 +587,9 @@ class BusinessCentralAdapter(Adapter):
         self, context: str | None = None
     ) -> Callable[[requests.Response], AdapterError | None]:
         def classify(response: requests.Response) -> AdapterError | None:
-            return bc_error(response, context=context, journal=self.journal, secrets=[self._secret])
+            return bc_error(
+                response, context=context, journal=self.journal, secrets=self.entra.secrets()
+            )
 
         return classify
 

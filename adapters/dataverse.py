@@ -195,14 +195,12 @@ API = "/api/data/v9.2"
 REFERENCE_COLUMN = "ll_reference"
 AMOUNT_COLUMN = "ll_amount"
 BALANCE_COLUMN = "ll_balancingaccount"
-DATE_COLUMNS = ("ll_date",)
 # References per `$filter` when reading back: keeps the URL well under 2,000 characters.
 READBACK_CHUNK = 25
 # Dataverse errors by code (ACCOUNTING_APIS §3.4).
 NOT_A_MEMBER = "0x80072560"
 API_BLOCKED = "0x80095ffc"
 MISSING_PRIVILEGE = "0x80040220"
-SEGMENT_NOT_FOUND = "0x8006088a"
 
 
 class DataverseAdapter(Adapter):
@@ -315,7 +313,7 @@ class DataverseAdapter(Adapter):
         return results
 
     def payload(self, vouchers: list[Voucher]) -> list[dict[str, object]]:
-        table = self.credentials.get("table") or "ll_expenselines"
+        table = self.table
         return [
             {"request": f"POST {table}", "body": self._record(voucher, line)}
             for voucher in vouchers
@@ -407,7 +405,7 @@ class DataverseAdapter(Adapter):
     def _classifier(self, *, table: bool) -> Callable[[requests.Response], AdapterError | None]:
         def classify(response: requests.Response) -> AdapterError | None:
             return dataverse_error(
-                response, table=table, table_name=self.table, secrets=[self._secret]
+                response, table=table, table_name=self.table, secrets=self.entra.secrets()
             )
 
         return classify

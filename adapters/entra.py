@@ -130,6 +130,11 @@ class TokenCache:
         with self._lock:
             self._tokens.pop(key, None)
 
+    def peek(self, key: str) -> str | None:
+        """The cached token for `key` if any, without fetching (for redaction)."""
+        token = self._tokens.get(key)
+        return token.value if token is not None else None
+
 
 TOKENS = TokenCache()
 
@@ -173,6 +178,10 @@ class EntraClient:
 
     def invalidate(self) -> None:
         self.cache.invalidate(self.key)
+
+    def secrets(self) -> list[str]:
+        """What must never appear in a message: the client secret and the bearer token sent."""
+        return [s for s in (self._secret, self.cache.peek(self.key)) if s]
 
     def _fetch(self) -> tuple[str, float]:
         response = self.http.request(

@@ -69,7 +69,7 @@ def fingerprint(*parts: str) -> str:
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """Provider text with every secret (and its longer pieces) replaced, for messages and logs."""
+    """Provider text with every secret replaced by ***, for messages and logs."""
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
@@ -156,20 +156,29 @@ class _GuardedConnectionMixin:
             addresses = self.guard.resolve(conn._dns_host, conn.port)
         except socket.gaierror as e:
             raise NameResolutionError(conn.host, conn, e) from e
-        last: OSError | None = None
-        for ip in addresses:
-            try:
-                return urllib3_connection.create_connection(
-                    (ip, conn.port),
-                    conn.timeout,
-                    source_address=conn.source_address,
-                    socket_options=conn.socket_options,
-                )
-            except TimeoutError as e:
-                raise ConnectTimeoutError(conn, f"Connection to {conn.host} timed out.") from e
-            except OSError as e:
-                last = e
-        raise NewConnectionError(conn, f"Failed to establish a new connection: {last}")
+        try:
+            return connect_any(
+                addresses,
+                conn.port,
+                conn.timeout,
+                source_address=conn.source_address,
+                socket_options=conn.socket_options,
+            )
+        except TimeoutError as e:
+            raise ConnectTimeoutError(conn, f"Connection to {conn.host} timed out.") from e
+        except OSError as e:
+            raise NewConnectionError(conn, f"Failed to establish a new connection: {e}") from e
+
+
+def connect_any(addresses: list[str], port: int, timeout: Any, **options: Any) -> socket.socket:
+    """Connect to the first of the checked addresses that answers (IPv6 may be unrouted)."""
+    last: OSError | None = None
+    for ip in addresses:
+        try:
+            return urllib3_connection.create_connection((ip, port), timeout, **options)
+        except OSError as e:  # TimeoutError included: the next address may answer
+            last = e
+    raise last if last is not None else OSError("no address to connect to")
 
 
 class _GuardedAdapter(HTTPAdapter):
@@ -413,7 +422,7 @@ class HttpClient:
                 NOT_FOUND_HOST.format(host=urlsplit(url).hostname), provider_code="dns"
             ) from e
         try:
-            sock = socket.create_connection((addresses[0], port), timeout=timeout)
+            sock = connect_any(addresses, port, timeout)
         except TimeoutError as e:
             raise TransientError(TIMEOUT.format(system=self.system), provider_code="timeout") from e
         except OSError as e:
