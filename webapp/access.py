@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from flask import abort, g, redirect, request, session, url_for
 
-from webapp.models import Membership, Organization, User
+from webapp.models import DoesNotExist, Integration, Membership, Organization, User
 
 
 def load_user() -> None:
@@ -92,6 +92,14 @@ def load_org(endpoint: str | None, values: dict | None) -> None:
     g.membership = membership
     g.org = membership.organization
     session["org_slug"] = slug
+
+
+def integration_or_404(integration_id: int) -> Integration:
+    """The page organisation's integration, or 404 (also for other organisations' ids)."""
+    try:
+        return Integration.for_org(g.org.id, integration_id)
+    except DoesNotExist:
+        abort(404)
 
 
 def add_org_slug(endpoint: str, values: dict) -> None:

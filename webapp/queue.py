@@ -19,6 +19,8 @@ from rq import Queue
 QUEUES = ("checks", "exports")
 # A connection test must give up before the provider timeouts of all its checks combined.
 TIMEOUTS = {"checks": 60, "exports": 3600}
+# How long RQ keeps a finished job's result; our own rows hold the outcome that matters.
+RESULT_TTL = 3600
 
 log = logging.getLogger("ledgerlink.queue")
 
@@ -47,7 +49,7 @@ class JobQueue:
             # Jobs take ids only: never objects, never secrets.
             raise TypeError("jobs take integer ids only")
         job_id = job_id or uuid.uuid4().hex
-        kwargs = {"job_id": job_id, "job_timeout": TIMEOUTS[queue], "result_ttl": 3600}
+        kwargs = {"job_id": job_id, "job_timeout": TIMEOUTS[queue], "result_ttl": RESULT_TTL}
         if self.in_process:
             self._executor.submit(self._run_in_process, queue, func, ids, kwargs)
         else:

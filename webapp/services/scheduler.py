@@ -322,7 +322,7 @@ def _enqueue(runs: list[SyncRun]) -> None:
         return
     from rq import Queue
 
-    from webapp.queue import TIMEOUTS, get_queue
+    from webapp.queue import RESULT_TTL, TIMEOUTS, get_queue
 
     job_queue = get_queue()
     if job_queue.in_process:
@@ -337,7 +337,7 @@ def _enqueue(runs: list[SyncRun]) -> None:
             args=(run.integration_id, run.id),
             job_id=run.job_id,
             timeout=TIMEOUTS[exports.QUEUE],
-            result_ttl=3600,
+            result_ttl=RESULT_TTL,
         )
         for run in runs
     ]

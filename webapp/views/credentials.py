@@ -16,10 +16,10 @@ from flask import Blueprint, abort, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 
 from adapters import get_type
-from webapp.access import org_admin_required, org_blueprint_setup
+from webapp.access import integration_or_404, org_admin_required, org_blueprint_setup
 from webapp.htmx import STOP_POLLING, is_fragment_request, render, trigger
 from webapp.i18n import local_time, text
-from webapp.models import ConnectionTest, DoesNotExist, Integration
+from webapp.models import ConnectionTest, Integration
 from webapp.services import checks
 from webapp.services import credentials as creds
 from webapp.services.integrations import StaleVersion
@@ -38,19 +38,11 @@ def when_local(value: dt.datetime | str | None, seconds: bool = False) -> str:
     return local_time(value, "seconds" if seconds else "numeric")
 
 
-def load_integration(integration_id: int) -> Integration:
-    """The organisation's integration, or 404 (also for other organisations' ids)."""
-    try:
-        return Integration.for_org(g.org.id, integration_id)
-    except DoesNotExist:
-        abort(404)
-
-
 @bp.route("/<int:integration_id>/credentials", methods=["GET", "POST"])
 @org_admin_required
 def edit(integration_id: int):
     """Show the credentials; on submit, seal the new values and test them."""
-    integration = load_integration(integration_id)
+    integration = integration_or_404(integration_id)
     if integration.status == "draft":
         return redirect(url_for("wizard.credentials", integration_id=integration.id))
     if request.method == "GET":
@@ -71,7 +63,7 @@ def edit(integration_id: int):
 @org_admin_required
 def test_status(integration_id: int, test_id: int):
     """The test's progress: a fragment that polls itself until the result is final."""
-    integration = load_integration(integration_id)
+    integration = integration_or_404(integration_id)
     test = checks.get_test(integration, test_id)
     if test is None:
         abort(404)
@@ -93,7 +85,7 @@ def test_status(integration_id: int, test_id: int):
 @org_admin_required
 def save(integration_id: int):
     """Start using the new credentials (only after they passed a test)."""
-    integration = load_integration(integration_id)
+    integration = integration_or_404(integration_id)
     try:
         integration = creds.activate(integration, g.user, expected_version=_form_version())
     except creds.NotTested:
@@ -107,7 +99,7 @@ def save(integration_id: int):
 @org_admin_required
 def discard(integration_id: int):
     """Forget new credentials that were entered but not saved."""
-    integration = load_integration(integration_id)
+    integration = integration_or_404(integration_id)
     integration = creds.discard_pending(integration, g.user)
     return _done(integration, _("The new credentials were discarded. Nothing changed."))
 

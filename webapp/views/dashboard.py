@@ -6,7 +6,6 @@ import datetime as dt
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     flash,
     g,
@@ -20,8 +19,14 @@ from flask_babel import gettext as _
 from werkzeug.routing import BuildError
 
 from webapp import htmx, i18n
-from webapp.access import login_required, memberships, org_admin_required, org_blueprint_setup
-from webapp.models import DoesNotExist, Integration
+from webapp.access import (
+    integration_or_404,
+    login_required,
+    memberships,
+    org_admin_required,
+    org_blueprint_setup,
+)
+from webapp.models import Integration
 from webapp.services import dashboard, exports
 from webapp.services.integrations import StaleVersion
 
@@ -31,12 +36,6 @@ home_bp = Blueprint("home", __name__)
 
 
 # --- template helpers used by the dashboard, run and schedule pages ------------------------------
-
-
-@bp.app_template_global()
-def has_endpoint(name: str) -> bool:
-    """True when a view with this endpoint exists (features arrive with their issues)."""
-    return name in current_app.view_functions
 
 
 @bp.app_template_global()
@@ -92,7 +91,7 @@ def home():
 @bp.get("/integrations/<int:integration_id>/summary")
 def summary(integration_id: int):
     """One card's summary (status, times, chart); the whole dashboard outside htmx."""
-    integration = _integration(integration_id)
+    integration = integration_or_404(integration_id)
     return htmx.render(
         "dashboard/home.html",
         "dashboard/_summary.html",
@@ -105,7 +104,7 @@ def summary(integration_id: int):
 @org_admin_required
 def pause(integration_id: int):
     """Stop scheduled and manual exports until resumed."""
-    integration = _integration(integration_id)
+    integration = integration_or_404(integration_id)
     if _attempt(exports.pause, integration):
         flash(_("Exports for %(name)s are paused.", name=integration.name), "success")
     return redirect(url_for("dashboard.home"))
@@ -115,7 +114,7 @@ def pause(integration_id: int):
 @org_admin_required
 def resume(integration_id: int):
     """Let exports run again (still asking for credentials if they were rejected)."""
-    integration = _integration(integration_id)
+    integration = integration_or_404(integration_id)
     if _attempt(exports.resume, integration):
         flash(_("Exports for %(name)s run again.", name=integration.name), "success")
     return redirect(url_for("dashboard.home"))
@@ -130,10 +129,3 @@ def _attempt(action, integration: Integration) -> bool:
             "warning",
         )
         return False
-
-
-def _integration(integration_id: int) -> Integration:
-    try:
-        return Integration.for_org(g.org.id, integration_id)
-    except DoesNotExist:
-        abort(404)

@@ -15,10 +15,9 @@ from werkzeug.routing import BuildError
 from adapters import get_type
 from adapters.errors import AdapterError, AuthError
 from webapp import htmx
-from webapp.access import org_admin_required, org_blueprint_setup
+from webapp.access import integration_or_404, org_admin_required, org_blueprint_setup
 from webapp.i18n import text
 from webapp.mapping import CATALOGUE, TRANSFORMS
-from webapp.models import DoesNotExist, Integration
 from webapp.services import mappings
 from webapp.vault import VaultError
 
@@ -41,10 +40,7 @@ def _load_integration(endpoint: str | None, values: dict | None) -> None:
     g.integration = None
     if g.get("org") is None:
         return  # not signed in: the blueprint's before_request sends them to sign in
-    try:
-        g.integration = Integration.for_org(g.org.id, integration_id)
-    except DoesNotExist:
-        abort(404)
+    g.integration = integration_or_404(integration_id)
     g.itype = get_type(g.integration.type_key)
 
 

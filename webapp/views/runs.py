@@ -6,9 +6,9 @@ from flask import Blueprint, Response, abort, g, redirect, request, url_for
 from flask_babel import gettext as _
 
 from webapp import htmx
-from webapp.access import org_admin_required, org_blueprint_setup
+from webapp.access import integration_or_404, org_admin_required, org_blueprint_setup
 from webapp.i18n import text
-from webapp.models import DoesNotExist, Integration, SyncRun
+from webapp.models import Integration, SyncRun
 from webapp.services import dashboard, exports
 
 bp = Blueprint("runs", __name__, url_prefix="/o/<org_slug>")
@@ -21,7 +21,7 @@ HISTORY_LENGTH = 100
 @org_admin_required
 def create(integration_id: int):
     """Export now: start a run and answer with its status, which polls itself."""
-    integration = _integration(integration_id)
+    integration = integration_or_404(integration_id)
     started = exports.start_manual(integration, g.user)
     if started.refused == "needs_reauth":
         target = _credentials_url(integration)
@@ -63,7 +63,7 @@ def show(run_id: int):
 @bp.get("/integrations/<int:integration_id>/runs")
 def index(integration_id: int):
     """The integration's run history, newest first."""
-    integration = _integration(integration_id)
+    integration = integration_or_404(integration_id)
     runs = exports.recent_runs(integration.id, HISTORY_LENGTH)
     card = dashboard.card(integration)
     return htmx.render(
@@ -107,13 +107,6 @@ def _go(target: str):
         response.headers.add("Vary", "HX-Request")
         return htmx.redirect(response, target)
     return redirect(target)
-
-
-def _integration(integration_id: int) -> Integration:
-    try:
-        return Integration.for_org(g.org.id, integration_id)
-    except DoesNotExist:
-        abort(404)
 
 
 # Keep the translation of the word for each run status in one place for the templates.

@@ -6,10 +6,10 @@ from flask import Blueprint, abort, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 
 from webapp import htmx
-from webapp.access import org_blueprint_setup
+from webapp.access import integration_or_404, org_blueprint_setup
 from webapp.db import utcnow
 from webapp.i18n import current_locale, format_local, text
-from webapp.models import DoesNotExist, Integration, SyncSchedule
+from webapp.models import Integration, SyncSchedule
 from webapp.schedule import DAY_KEYS, Schedule, describe, next_runs, parse_form
 from webapp.services.scheduler import save_schedule
 
@@ -24,7 +24,7 @@ TIME_FIELDS = {"daily": "daily_time", "weekly": "weekly_time"}
 @bp.route("/schedule", methods=["GET", "POST"])
 def edit(integration_id: int):
     """Show the schedule; on submit, check it and save it (nothing is saved on an error)."""
-    integration = _integration(integration_id)
+    integration = integration_or_404(integration_id)
     if request.method == "POST":
         if not g.membership.is_admin:
             abort(403)
@@ -53,7 +53,7 @@ def edit(integration_id: int):
 @bp.get("/schedule/preview")
 def preview(integration_id: int):
     """The next three runs for the values being entered (the whole form outside htmx)."""
-    integration = _integration(integration_id)
+    integration = integration_or_404(integration_id)
     values = _values(request.args)
     schedule, errors = _parse(integration, values)
     return _render(integration, values, schedule, _field_errors(values, errors), fragment=True)
@@ -171,13 +171,6 @@ def _day_names() -> dict[str, str]:
         _("Sunday"),
     ]
     return dict(zip(DAY_KEYS, names, strict=True))
-
-
-def _integration(integration_id: int) -> Integration:
-    try:
-        return Integration.for_org(g.org.id, integration_id)
-    except DoesNotExist:
-        abort(404)
 
 
 @bp.app_template_global()

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from peewee import JOIN
 
 from adapters import all_types, get_type
-from webapp.access import org_admin_required, org_blueprint_setup
+from webapp.access import integration_or_404, org_admin_required, org_blueprint_setup
 from webapp.htmx import STOP_POLLING, is_fragment_request, push_url, render
 from webapp.htmx import redirect as htmx_redirect
 from webapp.i18n import text
@@ -22,7 +22,7 @@ from webapp.models import FieldMapping, Integration, User
 from webapp.services import checks, integrations
 from webapp.services import credentials as creds
 from webapp.services.integrations import WIZARD_STEPS, StaleVersion
-from webapp.views.credentials import load_integration, not_tested_message, test_panel, when_local
+from webapp.views.credentials import not_tested_message, test_panel, when_local
 
 bp = Blueprint("wizard", __name__, url_prefix="/o/<org_slug>/integrations")
 org_blueprint_setup(bp)
@@ -255,7 +255,7 @@ def _stale_message(stale: StaleVersion) -> str:
 
 def _draft(integration_id: int, step: str):
     """The organisation's draft, and a response to send instead when the step is not open."""
-    integration = load_integration(integration_id)
+    integration = integration_or_404(integration_id)
     if integration.status != "draft":
         flash(_("This integration is already set up. Change its credentials here."), "info")
         url = url_for("credentials.edit", integration_id=integration.id)
