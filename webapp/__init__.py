@@ -123,18 +123,34 @@ def _select_locale() -> str:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from webapp.views import admin, auth, dashboard, health, pwa
+    from webapp.views import (
+        admin,
+        auth,
+        credentials,
+        dashboard,
+        health,
+        mappings,
+        pwa,
+        runs,
+        schedules,
+        wizard,
+    )
 
     app.before_request(_load_user)
-    for bp in (auth.bp, admin.bp, dashboard.bp, dashboard.home_bp, health.bp, pwa.bp):
+    for bp in (
+        auth.bp,
+        admin.bp,
+        dashboard.bp,
+        dashboard.home_bp,
+        health.bp,
+        pwa.bp,
+        wizard.bp,
+        credentials.bp,
+        mappings.bp,
+        schedules.bp,
+        runs.bp,
+    ):
         app.register_blueprint(bp)
-    for name in ("wizard", "credentials", "mappings", "schedules", "runs"):
-        # Feature blueprints arrive with their issues; each module exposes `bp`.
-        try:
-            module = __import__(f"webapp.views.{name}", fromlist=["bp"])
-        except ModuleNotFoundError:
-            continue
-        app.register_blueprint(module.bp)
 
 
 def _load_user() -> None:

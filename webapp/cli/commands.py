@@ -51,6 +51,10 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
     """Run an RQ worker for the checks and exports queues with this app's configuration."""
     from rq import Worker
 
+    # Load every job module (and through them every adapter) before RQ forks its work
+    # horses, so each job starts with all of it imported.
+    import webapp.jobs.checks
+    import webapp.jobs.export  # noqa: F401
     from webapp.queue import QUEUES, get_queue
 
     job_queue = get_queue()
@@ -67,12 +71,9 @@ def register(app: Flask) -> None:
     app.cli.add_command(demo_cli)
     app.cli.add_command(worker)
     from webapp.cli.integrations import integrations_cli
+    from webapp.cli.scheduler import scheduler_cli, sync_cli
 
     app.cli.add_command(integrations_cli)
-    try:
-        from webapp.cli.scheduler import scheduler_cli, sync_cli
-    except ModuleNotFoundError:
-        return
     app.cli.add_command(scheduler_cli)
     app.cli.add_command(sync_cli)
 

@@ -78,10 +78,8 @@ def main() -> int:
 
 
 def _start_scheduler(app) -> None:
-    try:
-        from webapp.services.scheduler import run_forever
-    except ModuleNotFoundError:
-        return
+    from webapp.services.scheduler import run_forever
+
     threading.Thread(target=run_forever, args=(app,), daemon=True, name="scheduler").start()
 
 

@@ -17,14 +17,12 @@ from flask import current_app
 from adapters import get_type
 from adapters.types import IntegrationType
 from webapp.db import db, is_postgres, utcnow
-from webapp.jobs import checks as checks_jobs
 from webapp.models import ConnectionTest, Integration, User
 from webapp.queue import TIMEOUTS, enqueue
 from webapp.vault import get_vault
 
-# By import path, as RQ wants it; importing the module here also loads it (and every
-# adapter) with the app, so a forking worker's work horses start with all of it imported.
-JOB = f"{checks_jobs.__name__}.{checks_jobs.test_connection.__name__}"
+# By import path, as RQ wants it: services never import job modules (jobs call services).
+JOB = "webapp.jobs.checks.test_connection"
 RATE_WINDOW = dt.timedelta(minutes=1)
 # A test still queued or running this long after it was asked for will not finish: the job
 # timeout has passed (plus time to be picked up), so its worker died or never came.
