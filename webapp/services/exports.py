@@ -59,7 +59,7 @@ from webapp.models import (
     Integration,
     SyncRun,
 )
-from webapp.services import audit
+from webapp.services import audit, integrations
 
 log = logging.getLogger("ledgerlink.exports")
 
@@ -312,38 +312,6 @@ def close_abandoned(run: SyncRun) -> None:
     )
 
 
-def pause(integration: Integration, actor=None, expected_version: int | None = None) -> bool:
-    """Stop scheduled and manual exports until resumed; False if it cannot be paused."""
-    from webapp.services.integrations import change
-
-    if integration.status not in ("connected", "degraded", "needs_reauth"):
-        return False
-    change(
-        integration,
-        {"status": "paused"},
-        actor=actor,
-        action="integration.paused",
-        expected_version=expected_version,
-    )
-    return True
-
-
-def resume(integration: Integration, actor=None, expected_version: int | None = None) -> bool:
-    """Let exports run again; still asking for new credentials if they had been rejected."""
-    from webapp.services.integrations import change
-
-    if integration.status != "paused":
-        return False
-    change(
-        integration,
-        {"status": "needs_reauth" if integration.reauth_reason else "connected"},
-        actor=actor,
-        action="integration.resumed",
-        expected_version=expected_version,
-    )
-    return True
-
-
 # --- running -------------------------------------------------------------------------------------
 
 
@@ -427,9 +395,7 @@ class Export:
         from webapp.vault import VaultError, get_vault
 
         integration = self.integration
-        Integration.update(last_attempt_at=utcnow()).where(
-            Integration.id == integration.id
-        ).execute()
+        integrations.record_attempt(integration)
         if integration.status not in EXPORTABLE:
             return self._not_run(integration.status)
         itype = get_type(integration.type_key)
@@ -783,9 +749,7 @@ class Export:
             )
             message = {k: f"{message[k]} {extra[k]}" for k in message}
         if status in ("succeeded", "partial"):
-            Integration.update(last_success_at=utcnow(), last_success_count=exported).where(
-                Integration.id == self.integration.id
-            ).execute()
+            integrations.record_success(self.integration, exported)
         finish(self.run_row, status, error_kind=kind, message=message, **self._counts())
         return status
 
@@ -838,8 +802,6 @@ class Export:
         return "failed"
 
     def _needs_reauth(self, error: AdapterError) -> None:
-        from webapp.services.integrations import StaleVersion, mark_needs_reauth
-
         audit.record(
             "export.rejected",
             organization=self.integration.organization_id,
@@ -853,9 +815,9 @@ class Export:
             if integration.status == "needs_reauth":
                 return
             try:
-                mark_needs_reauth(integration, error)
+                integrations.mark_needs_reauth(integration, error)
                 return
-            except StaleVersion:
+            except integrations.StaleVersion:
                 continue  # a coordinator saved something meanwhile: read it again
 
     def _schedule_retry(self) -> float | None:
@@ -1070,8 +1032,6 @@ __all__ = [
     "failed_items",
     "finish",
     "job_id_for_run",
-    "pause",
-    "resume",
     "job_id_for_slot",
     "recent_runs",
     "retry_run",

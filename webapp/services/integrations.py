@@ -23,7 +23,6 @@ from webapp.models import (
     Integration,
     IntegrationCredential,
     Organization,
-    SyncSchedule,
     User,
 )
 from webapp.services import audit
@@ -222,31 +221,6 @@ def apply_default_mapping(integration: Integration, actor: User | None) -> int:
     return len(rows)
 
 
-def ensure_manual_schedule(integration: Integration, actor: User | None) -> SyncSchedule:
-    """The integration's schedule, created as manual (exports on request only) if missing."""
-    schedule = SyncSchedule.get_or_none(SyncSchedule.integration == integration.id)
-    if schedule is not None:
-        return schedule
-    with db.atomic():
-        schedule = SyncSchedule.create(
-            integration=integration.id,
-            kind="manual",
-            expression={},
-            time_zone=integration.organization.time_zone,
-            enabled=True,
-            next_run_at=None,
-        )
-        audit.record(
-            "integration.schedule_manual",
-            organization=integration.organization_id,
-            target_type="integration",
-            target_id=integration.id,
-            fields=["kind"],
-            actor=actor,
-        )
-    return schedule
-
-
 def credential_set_versions(integration: Integration | int) -> list[int]:
     """Every credential set version stored for the integration."""
     integration_id = integration if isinstance(integration, int) else integration.id
@@ -368,3 +342,43 @@ def _check_detail(check: dict | None) -> str:
         return ""
     code = check.get("provider_code")
     return f"{check.get('key')}: {code}" if code else str(check.get("key"))
+
+
+def pause(integration: Integration, actor=None, expected_version: int | None = None) -> bool:
+    """Stop scheduled and manual exports until resumed; False if it cannot be paused."""
+    if integration.status not in ("connected", "degraded", "needs_reauth"):
+        return False
+    change(
+        integration,
+        {"status": "paused"},
+        actor=actor,
+        action="integration.paused",
+        expected_version=expected_version,
+    )
+    return True
+
+
+def resume(integration: Integration, actor=None, expected_version: int | None = None) -> bool:
+    """Let exports run again; still asking for new credentials if they had been rejected."""
+    if integration.status != "paused":
+        return False
+    change(
+        integration,
+        {"status": "needs_reauth" if integration.reauth_reason else "connected"},
+        actor=actor,
+        action="integration.resumed",
+        expected_version=expected_version,
+    )
+    return True
+
+
+def record_attempt(integration: Integration) -> None:
+    """Note that an export of this integration has started (the dashboard's last attempt)."""
+    Integration.update(last_attempt_at=utcnow()).where(Integration.id == integration.id).execute()
+
+
+def record_success(integration: Integration, exported: int) -> None:
+    """Note a run that exported (all or some of) its claims."""
+    Integration.update(last_success_at=utcnow(), last_success_count=exported).where(
+        Integration.id == integration.id
+    ).execute()

@@ -15,6 +15,8 @@ One tick:
 4. Enqueues the new runs on `exports` after the transaction committed.
 
 Schedule maths (time zones, daylight saving, which slot is due) lives in `webapp.schedule`.
+This service owns the `sync_schedule` table: it is the only place that writes a schedule
+(the coordinator's settings and the slot bookkeeping alike).
 """
 
 from __future__ import annotations
@@ -349,6 +351,31 @@ def _enqueue(runs: list[SyncRun]) -> None:
 
 
 # --- saving a schedule ---------------------------------------------------------------------------
+
+
+def ensure_manual_schedule(integration: Integration, actor=None) -> SyncSchedule:
+    """The integration's schedule, created as manual (exports on request only) if missing."""
+    schedule = SyncSchedule.get_or_none(SyncSchedule.integration == integration.id)
+    if schedule is not None:
+        return schedule
+    with db.atomic():
+        schedule = SyncSchedule.create(
+            integration=integration.id,
+            kind="manual",
+            expression={},
+            time_zone=integration.organization.time_zone,
+            enabled=True,
+            next_run_at=None,
+        )
+        audit.record(
+            "integration.schedule_manual",
+            organization=integration.organization_id,
+            target_type="integration",
+            target_id=integration.id,
+            fields=["kind"],
+            actor=actor,
+        )
+    return schedule
 
 
 def save_schedule(

@@ -10,9 +10,7 @@ from authlib.integrations.flask_client import OAuth
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from webapp.db import db, utcnow
-from webapp.models import Membership, User
-from webapp.services import audit
+from webapp.services import users
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 log = logging.getLogger("ledgerlink.auth")
@@ -121,7 +119,13 @@ def callback():
             ),
             400,
         )
-    user = _link_user(claims["iss"], claims["sub"], email, claims.get("name") or "")
+    user = users.sign_in(
+        claims["iss"],
+        claims["sub"],
+        email,
+        claims.get("name") or "",
+        admin_emails=current_app.config["ADMIN_EMAILS"],
+    )
     if user is None:
         return _problem(
             _("Sign-in failed"),
@@ -135,36 +139,6 @@ def callback():
     if not user.is_platform_admin and not user.memberships.count():
         return redirect(url_for("auth.no_access"))
     return redirect(_safe_next(session.pop("next", None)) or url_for("home.index"))
-
-
-def _link_user(issuer: str, subject: str, email: str, name: str) -> User | None:
-    admins = current_app.config["ADMIN_EMAILS"]
-    with db.atomic():
-        user = User.get_or_none((User.issuer == issuer) & (User.subject == subject))
-        if user is None:
-            if User.select().where(User.email == email).exists():
-                return None
-            user = User.create(issuer=issuer, subject=subject, email=email, display_name=name)
-        user.email = email
-        user.display_name = name or user.display_name
-        user.is_platform_admin = email in admins
-        user.last_login_at = utcnow()
-        user.save()
-        linked = (
-            Membership.update(user=user)
-            .where((Membership.email == email) & (Membership.user.is_null()))
-            .execute()
-        )
-        if linked:
-            for membership in user.memberships:
-                audit.record(
-                    "membership.linked",
-                    organization=membership.organization_id,
-                    target_type="membership",
-                    target_id=membership.id,
-                    actor=user,
-                )
-    return user
 
 
 @bp.get("/no-access")

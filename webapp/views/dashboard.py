@@ -27,7 +27,7 @@ from webapp.access import (
     org_blueprint_setup,
 )
 from webapp.models import Integration
-from webapp.services import dashboard, exports
+from webapp.services import dashboard, integrations
 from webapp.services.integrations import StaleVersion
 
 bp = Blueprint("dashboard", __name__, url_prefix="/o/<org_slug>")
@@ -105,7 +105,7 @@ def summary(integration_id: int):
 def pause(integration_id: int):
     """Stop scheduled and manual exports until resumed."""
     integration = integration_or_404(integration_id)
-    if _attempt(exports.pause, integration):
+    if _attempt(integrations.pause, integration):
         flash(_("Exports for %(name)s are paused.", name=integration.name), "success")
     return redirect(url_for("dashboard.home"))
 
@@ -115,7 +115,7 @@ def pause(integration_id: int):
 def resume(integration_id: int):
     """Let exports run again (still asking for credentials if they were rejected)."""
     integration = integration_or_404(integration_id)
-    if _attempt(exports.resume, integration):
+    if _attempt(integrations.resume, integration):
         flash(_("Exports for %(name)s run again.", name=integration.name), "success")
     return redirect(url_for("dashboard.home"))
 

@@ -19,7 +19,7 @@ from webapp.htmx import redirect as htmx_redirect
 from webapp.i18n import text
 from webapp.mapping import CATALOGUE, rows_from_defaults, rows_from_models
 from webapp.models import FieldMapping, Integration, User
-from webapp.services import checks, integrations
+from webapp.services import checks, integrations, scheduler
 from webapp.services import credentials as creds
 from webapp.services.integrations import WIZARD_STEPS, StaleVersion
 from webapp.views.credentials import not_tested_message, test_panel, when_local
@@ -117,7 +117,7 @@ def schedule(integration_id: int):
     if early:
         return early
     if request.method == "POST":
-        integrations.ensure_manual_schedule(integration, g.user)
+        scheduler.ensure_manual_schedule(integration, g.user)
         return _go(integrations.advance(integration, "test", g.user), "test")
     return _show(integration, "schedule")
 
