@@ -50,7 +50,7 @@ def require(scope: str) -> Callable:
                 key = api_keys.authenticate(secret, scope)
             except api_keys.KeyProblem as exc:
                 return _key_problem(exc.code, scope)
-            retry_after = ratelimit.hit(key.id)
+            retry_after = ratelimit.hit(key.prefix)
             if retry_after is not None:
                 return problem(
                     429,

@@ -60,7 +60,9 @@ def pointer(loc: tuple, base: str = "") -> str:
     parts = [
         str(p).replace("~", "~0").replace("/", "~1")
         for p in loc
-        if not (isinstance(p, str) and (p in ("str", "int") or "[" in p))
+        if not (
+            isinstance(p, str) and (p in ("str", "int") or "[" in p or p.startswith("constrained-"))
+        )
     ]
     return base + "".join(f"/{p}" for p in parts)
 

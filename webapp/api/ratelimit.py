@@ -15,14 +15,14 @@ DEFAULT_PER_MINUTE = 600
 WINDOW = 60
 
 _lock = threading.Lock()
-_local: dict[tuple[int, int], int] = {}
+_local: dict[tuple[str, int], int] = {}
 
 
 def per_minute() -> int:
     return int(current_app.config.get("API_RATE_LIMIT", DEFAULT_PER_MINUTE))
 
 
-def hit(key_id: int) -> int | None:
+def hit(key_prefix: str) -> int | None:
     """Count one request; None when allowed, else the seconds until the next window."""
     now = time.time()
     window = int(now // WINDOW)
@@ -31,7 +31,7 @@ def hit(key_id: int) -> int | None:
     if current_app.config.get("REDIS_URL"):
         from webapp.queue import get_queue
 
-        name = f"ledgerlink:api-rate:{key_id}:{window}"
+        name = f"ledgerlink:api-rate:{key_prefix}:{window}"
         pipe = get_queue().connection.pipeline(transaction=True)
         pipe.incr(name)
         pipe.expire(name, WINDOW * 2)
@@ -40,5 +40,5 @@ def hit(key_id: int) -> int | None:
         with _lock:
             for old in [k for k in _local if k[1] < window]:
                 del _local[old]
-            count = _local[(key_id, window)] = _local.get((key_id, window), 0) + 1
+            count = _local[(key_prefix, window)] = _local.get((key_prefix, window), 0) + 1
     return None if count <= limit else retry_after
