@@ -136,7 +136,12 @@ def document() -> dict:
                             "in": "query",
                             "schema": {"type": "string", "format": "date-time"},
                         },
-                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "cursor",
+                            "in": "query",
+                            "description": "The next_cursor of the previous page, unchanged.",
+                            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,400}$"},
+                        },
                         {
                             "name": "limit",
                             "in": "query",
