@@ -7,7 +7,7 @@ move a claim to another integration until it has been sent to a ledger.
 
 from __future__ import annotations
 
-from peewee import JOIN, Case, fn
+from peewee import JOIN, fn
 
 from webapp.db import db, utcnow
 from webapp.models import (
@@ -88,22 +88,17 @@ def routed_to(integration: Integration | int):
 
 def counts_by_integration(organization_id: int) -> dict[int | None, dict[str, int]]:
     """{integration id (None: unrouted): {"waiting", "exported", "failed"}} for the dashboard."""
-    state = Case(
-        None,
-        ((ExportItem.status == "exported", "exported"), (ExportItem.status == "failed", "failed")),
-        "waiting",
-    )
     rows = (
-        ExpenseClaim.select(ExpenseClaim.integration, state, fn.COUNT(ExpenseClaim.id))
+        ExpenseClaim.select(ExpenseClaim.integration, ExportItem.status, fn.COUNT(ExpenseClaim.id))
         .join(ExportItem, JOIN.LEFT_OUTER, on=(ExportItem.claim == ExpenseClaim.id))
         .where(ExpenseClaim.organization == organization_id)
-        .group_by(ExpenseClaim.integration, state)
+        .group_by(ExpenseClaim.integration, ExportItem.status)
         .tuples()
     )
     result: dict[int | None, dict[str, int]] = {}
-    for integration_id, name, count in rows:
+    for integration_id, status, count in rows:
         bucket = result.setdefault(integration_id, {"waiting": 0, "exported": 0, "failed": 0})
-        bucket[name] += count
+        bucket[status if status in ("exported", "failed") else "waiting"] += count
     return result
 
 
