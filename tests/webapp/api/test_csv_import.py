@@ -36,13 +36,17 @@ def test_windows_1252_semicolons_and_decimal_commas(client, admin, org, xledger)
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     problems = re.findall(r"<tr><td>(\d+)</td><td>([a-z_]+)</td><td>([^<]+)</td></tr>", text)
-    assert [(row, column) for row, column, _ in problems] == [("4", "date"), ("5", "claimant_number")]
+    assert [(row, column) for row, column, _ in problems] == [
+        ("4", "date"),
+        ("5", "claimant_number"),
+    ]
     assert "fødselsnummer" in problems[1][2]
     assert "reiser.csv: 4 rader, 1 reiseregninger klare til import." in text
 
     content = re.search(r'name="content" value="([^"]*)"', text, re.S).group(1)
     confirmed = client.post(
-        "/o/nbf/claims/import/confirm", data={"content": html.unescape(content), "csrf_token": admin}
+        "/o/nbf/claims/import/confirm",
+        data={"content": html.unescape(content), "csrf_token": admin},
     )
     assert confirmed.status_code == 302
     claim = ExpenseClaim.get(ExpenseClaim.external_id == "utl-1")
