@@ -106,3 +106,27 @@ def test_private_addresses_are_refused_in_production(app, org, receiver):
 def test_an_unknown_event_type_is_a_programming_error(org):
     with pytest.raises(ValueError):
         webhooks.emit(org.id, "claim.eaten", {})
+
+
+def test_admin_registers_an_endpoint_sees_attempts_and_resends(client, auth, org, receiver):
+    auth.login("admin@example.org")
+    token = auth.csrf_token("/o/nbf/webhooks/")
+    bad = client.post(
+        "/o/nbf/webhooks/", data={"url": "ftp://x", "events": ["claim.failed"], "csrf_token": token}
+    )
+    assert bad.status_code == 200 and 'id="url-error"' in bad.get_data(as_text=True)
+    created = client.post(
+        "/o/nbf/webhooks/",
+        data={"url": receiver.url, "events": ["claim.failed"], "csrf_token": token},
+    )
+    assert created.status_code == 201
+    assert "whsec_" in created.get_data(as_text=True)
+    webhooks.emit(org.id, "claim.failed", {"claim_id": 3})
+    webhooks.deliver_due()
+    page = client.get("/o/nbf/webhooks/").get_data(as_text=True)
+    assert "whsec_" not in page
+    assert "HTTP 500" in page
+    first = WebhookDelivery.get(WebhookDelivery.attempt == 1)
+    resent = client.post(f"/o/nbf/webhooks/attempts/{first.id}/resend", data={"csrf_token": token})
+    assert resent.status_code == 302
+    assert WebhookDelivery.select().where(WebhookDelivery.attempt == 1).count() == 2
