@@ -34,10 +34,10 @@ def is_api_request() -> bool:
 
 def init_app(app: Flask) -> None:
     """Register the API, the API-key pages and the routing controls."""
-    from webapp.views import api_keys, claims_import, routing, webhooks
+    from webapp.views import api_keys, claims, claims_import, routing, webhooks
 
     app.register_blueprint(bp)
-    for feature in (api_keys, routing, claims_import, webhooks):
+    for feature in (api_keys, routing, claims, claims_import, webhooks):
         app.register_blueprint(feature.bp)
     for code in (400, 404, 405, 413, 500):
         _problem_under_api(app, code)

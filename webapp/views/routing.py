@@ -68,4 +68,4 @@ def move_claim(claim_id: int):
             ),
             "warning",
         )
-    return redirect(url_for("dashboard.home"))
+    return redirect(url_for("claims.index"))

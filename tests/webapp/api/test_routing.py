@@ -115,3 +115,37 @@ def test_a_coordinator_cannot_set_the_default(client, auth, org, two):
         "/o/nbf/routing/default", data={"integration": str(two[1].id), "csrf_token": token}
     )
     assert response.status_code == 403
+
+
+def test_claims_page_filters_and_moves_a_claim(client, auth, org, two):
+    xledger, dataverse = two
+    waiting = store(org, "utl-ventende")
+    booked = store(org, "utl-bokfort")
+    run = SyncRun.create(integration=xledger, trigger="manual", status="succeeded")
+    ExportItem.create(
+        integration=xledger,
+        claim=booked,
+        run=run,
+        reference="LL-9",
+        status="exported",
+        external_id="BILAG-77",
+    )
+    auth.login("admin@example.org")
+    page = client.get("/o/nbf/claims/").get_data(as_text=True)
+    assert "BILAG-77" in page and f'id="move-{waiting.id}"' in page
+    assert f'id="move-{booked.id}"' not in page
+    only_booked = client.get("/o/nbf/claims/?status=exported").get_data(as_text=True)
+    assert waiting.claim_number not in only_booked and "BILAG-77" in only_booked
+    token = auth.csrf_token("/o/nbf/claims/")
+    moved = client.post(
+        f"/o/nbf/routing/claims/{waiting.id}",
+        data={"integration": str(dataverse.id), "csrf_token": token},
+    )
+    assert moved.status_code == 302
+    assert ExpenseClaim.get_by_id(waiting.id).integration_id == dataverse.id
+    refused = client.post(
+        f"/o/nbf/routing/claims/{booked.id}",
+        data={"integration": str(dataverse.id), "csrf_token": token},
+    )
+    assert refused.status_code == 302
+    assert ExpenseClaim.get_by_id(booked.id).integration_id == xledger.id

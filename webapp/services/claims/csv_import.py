@@ -37,7 +37,15 @@ CLAIM_COLUMNS = (
 )
 LINE_COLUMNS = ("date", "expense_type", "amount", "km", "rate", "vat_code", "description")
 COLUMNS = CLAIM_COLUMNS + LINE_COLUMNS
-REQUIRED = ("external_id", "claimant_name", "approved_at", "approved_by", "date", "expense_type", "amount")
+REQUIRED = (
+    "external_id",
+    "claimant_name",
+    "approved_at",
+    "approved_by",
+    "date",
+    "expense_type",
+    "amount",
+)
 # Where a JSON Pointer of the API model lands in the spreadsheet.
 POINTER_COLUMNS = {
     "claimant/name": "claimant_name",
@@ -87,11 +95,46 @@ def template() -> str:
     """The file a coordinator fills in: header and one example claim with two lines."""
     rows = [
         COLUMNS,
-        ("utl-1001", "", "Kari Nordmann", "4711", "", "Likepersonsmøte", "200", "P100",
-         "03.11.2026 09:15", "Ola Leder", "", "02.11.2026", "travel", "349,50", "", "", "0", "Tog"),
-        ("utl-1001", "", "Kari Nordmann", "4711", "", "Likepersonsmøte", "200", "P100",
-         "03.11.2026 09:15", "Ola Leder", "", "02.11.2026", "mileage", "165,00", "50", "3,30", "",
-         "Bil til møtet"),
+        (
+            "utl-1001",
+            "",
+            "Kari Nordmann",
+            "4711",
+            "",
+            "Likepersonsmøte",
+            "200",
+            "P100",
+            "03.11.2026 09:15",
+            "Ola Leder",
+            "",
+            "02.11.2026",
+            "travel",
+            "349,50",
+            "",
+            "",
+            "0",
+            "Tog",
+        ),
+        (
+            "utl-1001",
+            "",
+            "Kari Nordmann",
+            "4711",
+            "",
+            "Likepersonsmøte",
+            "200",
+            "P100",
+            "03.11.2026 09:15",
+            "Ola Leder",
+            "",
+            "02.11.2026",
+            "mileage",
+            "165,00",
+            "50",
+            "3,30",
+            "",
+            "Bil til møtet",
+        ),
     ]
     out = io.StringIO()
     csv.writer(out, delimiter=";", lineterminator="\r\n").writerows(rows)
@@ -125,7 +168,9 @@ def preview(organization: Organization, text: str) -> Preview:
                 Problem(number, "", _("At most %(n)d rows at a time.", n=MAX_ROWS))
             )
             break
-        row = {name: (values[i].strip() if i < len(values) else "") for i, name in enumerate(header)}
+        row = {
+            name: (values[i].strip() if i < len(values) else "") for i, name in enumerate(header)
+        }
         result.rows += 1
         groups.setdefault(row["external_id"], []).append((number, row))
     tz = ZoneInfo(organization.time_zone or "Europe/Oslo")
@@ -172,7 +217,10 @@ def _one_claim(result: Preview, external_id: str, rows, tz) -> None:
             "description": row.get("description", ""),
         }
         if row.get("km") or row.get("rate"):
-            line["mileage"] = {"km": _amount(row.get("km", "")), "rate": _amount(row.get("rate", ""))}
+            line["mileage"] = {
+                "km": _amount(row.get("km", "")),
+                "rate": _amount(row.get("rate", "")),
+            }
         body["lines"].append(line)
     row_numbers = [number for number, _row in rows]
     try:
@@ -237,7 +285,7 @@ def _when(value: str, tz: ZoneInfo) -> str:
 
 
 def _amount(value: str) -> str:
-    """"1 234,50" or "1234.50" → "1234.50" (a string, as the API takes it)."""
+    """ "1 234,50" or "1234.50" → "1234.50" (a string, as the API takes it)."""
     text = value.strip()
     if "," in text and _NUMBER.match(text):
         text = text.replace(".", "").replace(" ", "").replace("\u00a0", "").replace(",", ".")

@@ -140,6 +140,8 @@ def page(
     updated_since: dt.datetime | None = None,
     cursor: str | None = None,
     limit: int = PAGE_SIZE,
+    integration_id: int | None = None,
+    approved_from: dt.date | None = None,
 ) -> tuple[list[dict], str | None]:
     """One page of the organisation's claims, oldest change first: (ClaimOut dicts, cursor).
 
@@ -150,6 +152,11 @@ def page(
     query = ExpenseClaim.select().where(ExpenseClaim.organization == organization_id)
     if updated_since is not None:
         query = query.where(ExpenseClaim.updated_at >= updated_since)
+    if integration_id is not None:
+        query = query.where(ExpenseClaim.integration == integration_id)
+    if approved_from is not None:
+        start = dt.datetime.combine(approved_from, dt.time(), tzinfo=dt.UTC)
+        query = query.where(ExpenseClaim.approved_at >= start)
     if cursor:
         after, after_id = decode_cursor(cursor)
         query = query.where(
