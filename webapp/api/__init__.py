@@ -39,6 +39,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     for feature in (api_keys, routing, claims, claims_import, webhooks):
         app.register_blueprint(feature.bp)
+    from webapp.cli.api_keys import api_key_cli
+
+    app.cli.add_command(api_key_cli)
     for code in (400, 404, 405, 413, 500):
         _problem_under_api(app, code)
 
