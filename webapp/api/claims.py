@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from webapp.api import body, idempotency, ratelimit
 from webapp.api.problems import from_validation, invalid, problem
-from webapp.models import ExpenseClaim, Organization
+from webapp.models import ExpenseClaim
 from webapp.services import api_keys, claims
 from webapp.services.claims.schema import MAX_BATCH, STATUSES, ClaimBatch, ClaimIn
 
@@ -64,7 +64,7 @@ def require(scope: str) -> Callable:
                     headers={"Retry-After": str(retry_after)},
                 )
             g.api_key = key
-            g.api_org = Organization.get_by_id(key.organization_id)
+            g.api_org = key.organization  # joined by authenticate: no second query
             return view(*args, **kwargs)
 
         return wrapped
@@ -167,7 +167,10 @@ def _store(parsed: object) -> tuple[int, object]:
         stored = claims.ingest(g.api_org, items, source="api", base="/claims" if batch else "")
     except claims.IngestProblem as exc:
         return 422, invalid(exc.errors)
-    described = claims.describe([s.claim for s in stored])
+    fresh = {s.claim.id: s.totals for s in stored if s.totals is not None}
+    described = claims.describe(
+        [s.claim for s in stored], fresh if len(fresh) == len(stored) else None
+    )
     if batch:
         results = [{"result": s.result, "claim": d} for s, d in zip(stored, described, strict=True)]
         created = any(s.result == "created" for s in stored)

@@ -99,7 +99,12 @@ def authenticate(secret: str, scope: str) -> ApiKey:
     """The live key for `secret` with `scope`; KeyProblem otherwise (revoked use is audited)."""
     if not secret.startswith(PREFIX) or len(secret) > 200:
         raise KeyProblem("invalid")
-    key = ApiKey.get_or_none(ApiKey.key_hash == digest(secret))
+    key = (
+        ApiKey.select(ApiKey, Organization)
+        .join(Organization)
+        .where(ApiKey.key_hash == digest(secret))
+        .first()
+    )
     if key is None or not hmac.compare_digest(key.key_hash, digest(secret)):
         raise KeyProblem("invalid")
     if key.revoked_at is not None:

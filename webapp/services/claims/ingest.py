@@ -25,6 +25,8 @@ class IngestProblem(Exception):
 class Stored:
     result: str  # created | existing
     claim: ExpenseClaim
+    # (total, line count) of a claim just created, so describing it needs no query.
+    totals: tuple[Decimal, int] | None = None
 
 
 def ingest(
@@ -58,13 +60,14 @@ def _ingest(organization, claims, source, base) -> list[Stored]:
             )
         seen.setdefault(claim.external_id, index)
         errors.extend(_check_lines(claim, where))
-    existing = {
-        c.external_id: c
-        for c in ExpenseClaim.select().where(
+    numbers = [c.claim_number or c.external_id[:64] for c in claims]
+    known = list(
+        ExpenseClaim.select().where(
             (ExpenseClaim.organization == organization.id)
-            & ExpenseClaim.external_id.in_(list(seen))
+            & (ExpenseClaim.external_id.in_(list(seen)) | ExpenseClaim.claim_number.in_(numbers))
         )
-    }
+    )
+    existing = {c.external_id: c for c in known if c.external_id in seen}
     new = [(i, c) for i, c in enumerate(claims) if c.external_id not in existing]
     routes: dict[int, int | None] = {}
     for index, claim in new:
@@ -80,7 +83,7 @@ def _ingest(organization, claims, source, base) -> list[Stored]:
             errors.append(
                 (f"{where}/integration", _("No integration with this id in your organisation."))
             )
-    errors.extend(_taken_numbers(organization, new, base))
+    errors.extend(_taken_numbers({c.claim_number for c in known}, new, base))
     if errors:
         raise IngestProblem(errors)
     stored: list[Stored] = []
@@ -129,7 +132,8 @@ def _ingest(organization, claims, source, base) -> list[Stored]:
             ExpenseClaimLine.insert_many(rows[start : start + 500]).execute()
     for index, claim in enumerate(claims):
         if index in created:
-            stored.append(Stored("created", created[index]))
+            total = sum((line.amount for line in claim.lines), Decimal("0.00"))
+            stored.append(Stored("created", created[index], (total, len(claim.lines))))
         else:
             stored.append(Stored("existing", existing[claim.external_id]))
     return stored
@@ -156,7 +160,7 @@ def _check_lines(claim: ClaimIn, where: str) -> list[tuple[str, str]]:
     return errors
 
 
-def _taken_numbers(organization, new, base) -> list[tuple[str, str]]:
+def _taken_numbers(used: set[str], new, base) -> list[tuple[str, str]]:
     """Claim numbers already used by another claim of the organisation."""
     numbers: dict[str, int] = {}
     errors = []
@@ -166,15 +170,7 @@ def _taken_numbers(organization, new, base) -> list[tuple[str, str]]:
             pointer = f"{base}/{index}/claim_number" if base else "/claim_number"
             errors.append((pointer, _("The same claim number appears twice in this batch.")))
         numbers.setdefault(number, index)
-    taken = {
-        number
-        for (number,) in ExpenseClaim.select(ExpenseClaim.claim_number)
-        .where(
-            (ExpenseClaim.organization == organization.id)
-            & ExpenseClaim.claim_number.in_(list(numbers))
-        )
-        .tuples()
-    }
+    taken = used & set(numbers)
     return errors + [
         (
             f"{base}/{numbers[n]}/claim_number" if base else "/claim_number",
