@@ -241,3 +241,26 @@ def test_openapi_document_validates(client):
     page = client.get("/api/v1/docs")
     assert page.status_code == 200
     assert "POST /api/v1/claims" in page.get_data(as_text=True)
+
+
+@pytest.fixture
+def redis_app_config(app_config, redis_url):
+    return {**app_config, "REDIS_URL": redis_url, "API_RATE_LIMIT": 2}
+
+
+@pytest.fixture
+def redis_app(redis_app_config):
+    from webapp import create_app
+
+    return create_app(redis_app_config)
+
+
+def test_rate_limit_is_counted_in_redis_when_configured(redis_app, org, key, redis_url):
+    from redis import Redis
+
+    client = redis_app.test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+    responses = [client.get("/api/v1/claims", headers=headers) for _ in range(5)]
+    assert any(r.status_code == 429 for r in responses)
+    counters = Redis.from_url(redis_url).keys(f"ledgerlink:api-rate:{key[:16]}:*")
+    assert counters

@@ -130,3 +130,29 @@ def test_admin_registers_an_endpoint_sees_attempts_and_resends(client, auth, org
     resent = client.post(f"/o/nbf/webhooks/attempts/{first.id}/resend", data={"csrf_token": token})
     assert resent.status_code == 302
     assert WebhookDelivery.select().where(WebhookDelivery.attempt == 1).count() == 2
+
+
+def test_export_outcomes_become_events_and_move_updated_at(app, org, xledger, receiver):
+    from tests.webapp.api.conftest import claim
+    from webapp.models import ExpenseClaim
+    from webapp.services import claims
+    from webapp.services.claims.schema import ClaimIn
+
+    webhooks.create_endpoint(org, receiver.url, ["claim.exported", "claim.failed"])
+    [a, b] = [
+        s.claim for s in claims.ingest(org, [ClaimIn.model_validate(claim(x)) for x in ("a", "b")])
+    ]
+    before = ExpenseClaim.get_by_id(a.id).updated_at
+    with db.atomic():
+        written = claims.recorded_outcomes(
+            org.id,
+            xledger.id,
+            [(a.id, "exported", "BILAG-1"), (b.id, "failed", "mapping"), (b.id, "pending", None)],
+        )
+    assert written == 2
+    assert ExpenseClaim.get_by_id(a.id).updated_at > before
+    events = {e.event_type: e.payload["data"] for e in OutboxEvent.select()}
+    assert events["claim.exported"]["ledger_reference"] == "BILAG-1"
+    assert events["claim.exported"]["external_id"] == "a"
+    assert events["claim.failed"]["error_code"] == "mapping"
+    assert WebhookDelivery.select().count() == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from webapp.services.claims.events import recorded_outcomes
 from webapp.services.claims.ingest import IngestProblem, Stored, ingest
 from webapp.services.claims.routing import (
     RoutingError,
@@ -25,6 +26,7 @@ __all__ = [
     "ingest",
     "move",
     "page",
+    "recorded_outcomes",
     "remove_rule",
     "route",
     "routed_to",
