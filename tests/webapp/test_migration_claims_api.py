@@ -102,3 +102,23 @@ def test_existing_data_on_postgresql():
 
 def test_existing_data_on_sqlite(tmp_path):
     _migrate_with_data(open_database(f"sqlite:///{tmp_path / 'ledgerlink.db'}"))
+
+
+def _down_and_up(database) -> None:
+    with database.connection_context():
+        upgrade(database)
+        assert runner(database).down() == ["0002_claims_api"]
+        assert "api_key" not in database.get_tables()
+        assert "0002_claims_api" in upgrade(database)
+        assert "api_key" in database.get_tables()
+
+
+def test_down_and_up_again_on_postgresql():
+    with services.postgres_database() as url:
+        database = open_database(url)
+        _down_and_up(database)
+        database.close()
+
+
+def test_down_and_up_again_on_sqlite(tmp_path):
+    _down_and_up(open_database(f"sqlite:///{tmp_path / 'ledgerlink.db'}"))

@@ -228,6 +228,8 @@ def down(migrator, db):
         migrator.add_index("export_item", ("claim_id",)),
         migrator.drop_index("expense_claim", "expense_claim_organization_id_external_id"),
         migrator.drop_index("expense_claim", "expense_claim_updated_at"),
+        migrator.drop_index("expense_claim", "expense_claim_integration_id"),
+        migrator.drop_index("organization", "organization_default_integration_id"),
         migrator.drop_column("expense_claim_line", "rate"),
         migrator.drop_column("expense_claim", "updated_at"),
         migrator.drop_column("expense_claim", "receipts_url"),
