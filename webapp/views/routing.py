@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from webapp.access import (
@@ -11,11 +11,69 @@ from webapp.access import (
     org_admin_required,
     org_blueprint_setup,
 )
-from webapp.models import ExpenseClaim
+from webapp.models import ExpenseClaim, Integration, RoutingRule
 from webapp.services import claims
 
 bp = Blueprint("routing", __name__, url_prefix="/o/<org_slug>/routing")
 org_blueprint_setup(bp)
+
+
+@bp.get("/")
+@login_required
+@org_admin_required
+def rules():
+    """Rules that send claims of a department or project to one integration."""
+    return _rules_page(None)
+
+
+def _rules_page(error: str | None, values: dict | None = None):
+    rules = list(
+        RoutingRule.select(RoutingRule, Integration)
+        .join(Integration)
+        .where(RoutingRule.organization == g.org.id)
+        .order_by(RoutingRule.department, RoutingRule.project)
+    )
+    integrations = list(
+        Integration.select().where(Integration.organization == g.org.id).order_by(Integration.name)
+    )
+    return render_template(
+        "routing/rules.html",
+        rules=rules,
+        integrations=integrations,
+        error=error,
+        values=values or {},
+    )
+
+
+@bp.post("/rules")
+@login_required
+@org_admin_required
+def add_rule():
+    """Send claims with this department and/or project to an integration."""
+    values = request.form.to_dict()
+    chosen = values.get("integration", "")
+    if not chosen.isdigit():
+        return _rules_page(_("Choose the integration that books these claims."), values)
+    integration = integration_or_404(int(chosen))
+    try:
+        claims.add_rule(
+            g.org, integration, values.get("department", ""), values.get("project", ""), g.user
+        )
+    except claims.RoutingError:
+        return _rules_page(_("Enter a department, a project or both."), values)
+    flash(_("Claims that match now go to %(name)s.", name=integration.name), "success")
+    return redirect(url_for("routing.rules"))
+
+
+@bp.post("/rules/<int:rule_id>/remove")
+@login_required
+@org_admin_required
+def remove_rule(rule_id: int):
+    """Stop using a rule (claims already routed stay where they are)."""
+    if not claims.remove_rule(g.org, rule_id, g.user):
+        abort(404)
+    flash(_("The rule is removed."), "success")
+    return redirect(url_for("routing.rules"))
 
 
 @bp.post("/default")

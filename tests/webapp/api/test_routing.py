@@ -149,3 +149,23 @@ def test_claims_page_filters_and_moves_a_claim(client, auth, org, two):
     )
     assert refused.status_code == 302
     assert ExpenseClaim.get_by_id(booked.id).integration_id == xledger.id
+
+
+def test_admin_adds_and_removes_a_rule_on_the_rules_page(client, auth, org, two):
+    xledger, dataverse = two
+    auth.login("admin@example.org")
+    token = auth.csrf_token("/o/nbf/routing/")
+    empty = client.post(
+        "/o/nbf/routing/rules", data={"integration": str(dataverse.id), "csrf_token": token}
+    )
+    assert empty.status_code == 200 and 'id="rule-error"' in empty.get_data(as_text=True)
+    added = client.post(
+        "/o/nbf/routing/rules",
+        data={"department": "300", "integration": str(dataverse.id), "csrf_token": token},
+    )
+    assert added.status_code == 302
+    assert store(org, "r", department="300").integration_id == dataverse.id
+    rule = claims.routing.RoutingRule.get()
+    assert "Dataverse" in client.get("/o/nbf/routing/").get_data(as_text=True)
+    client.post(f"/o/nbf/routing/rules/{rule.id}/remove", data={"csrf_token": token})
+    assert store(org, "s", department="300").integration_id == xledger.id
