@@ -40,6 +40,10 @@ def init_app(app: Flask) -> None:
     for feature in (api_keys, routing, claims, claims_import, webhooks):
         app.register_blueprint(feature.bp)
     from webapp.cli.api_keys import api_key_cli
+    from webapp.services.claims import counts_by_integration
+
+    # The dashboard's claim counts per integration (templates/dashboard/_default_integration).
+    app.jinja_env.globals["claim_counts"] = counts_by_integration
 
     app.cli.add_command(api_key_cli)
     for code in (400, 404, 405, 413, 500):

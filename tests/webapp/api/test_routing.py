@@ -169,3 +169,17 @@ def test_admin_adds_and_removes_a_rule_on_the_rules_page(client, auth, org, two)
     assert "Dataverse" in client.get("/o/nbf/routing/").get_data(as_text=True)
     client.post(f"/o/nbf/routing/rules/{rule.id}/remove", data={"csrf_token": token})
     assert store(org, "s", department="300").integration_id == xledger.id
+
+
+def test_dashboard_counts_claims_per_integration(client, auth, org, two):
+    xledger, dataverse = two
+    store(org, "a")
+    store(org, "b", integration=dataverse.id)
+    claims.set_default(org, None)
+    store(org, "c")
+    auth.login("admin@example.org")
+    page = client.get("/o/nbf/").get_data(as_text=True)
+    table = page[page.index('id="claim-counts"') :]
+    assert '<th scope="row">Xledger hovedbok</th><td>1</td><td>0</td><td>0</td>' in table
+    assert '<th scope="row">Dataverse</th><td>1</td>' in table
+    assert "<td>1</td><td>0</td><td>0</td></tr>" in table.split("Dataverse", 1)[1]
