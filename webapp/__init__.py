@@ -71,6 +71,8 @@ def create_app(config: dict | None = None) -> Flask:
         # Refuse a forged state change before any lookup runs (blueprint preprocessors
         # would otherwise answer 404 first and tell an attacker what exists).
         if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE") and endpoint:
+            if endpoint.startswith("api."):
+                return  # the host-app API: bearer keys, no cookies, so no CSRF (DESIGN §11)
             csrf.protect()
 
     from webapp.views import auth
@@ -80,6 +82,7 @@ def create_app(config: dict | None = None) -> Flask:
     _register_cli(app)
     _register_handlers(app)
     _register_template_helpers(app)
+    __import__("webapp.api", fromlist=["init_app"]).init_app(app)  # claims API, keys, routing
     return app
 
 

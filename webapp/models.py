@@ -12,6 +12,7 @@ from peewee import (
     BooleanField,
     CharField,
     DateField,
+    DeferredForeignKey,
     DoesNotExist,
     ForeignKeyField,
     IntegerField,
@@ -43,6 +44,10 @@ class Organization(BaseModel):
     slug = CharField(max_length=80, unique=True)
     time_zone = CharField(max_length=64, default="Europe/Oslo")
     default_locale = CharField(max_length=8, default="nb")
+    # Where claims go when neither the host app nor a routing rule names an integration.
+    default_integration = DeferredForeignKey(
+        "Integration", null=True, on_delete="SET NULL", backref="+"
+    )
     created_at = UTCDateTimeField(default=utcnow)
 
 
@@ -191,10 +196,21 @@ class SyncRun(BaseModel):
 
 
 class ExpenseClaim(BaseModel):
-    """A claim from the host expense app (written by it, by `flask demo seed` or an import)."""
+    """A claim from the host expense app (written by it, by `flask demo seed` or an import).
+
+    `integration` is the one ledger the claim is booked in (DESIGN §3), decided when the
+    claim arrives; `external_id` is the host app's own id, unique per organisation.
+    """
 
     id = AutoField()
     organization = ForeignKeyField(Organization, backref="claims", on_delete="CASCADE")
+    integration = ForeignKeyField(
+        Integration, null=True, backref="routed_claims", on_delete="SET NULL"
+    )
+    external_id = CharField(max_length=200, null=True)
+    # How the claim arrived: api, csv, seed (or "" for rows from before the API).
+    source = CharField(max_length=16, default="")
+    receipts_url = CharField(max_length=2000, default="")
     claim_number = CharField(max_length=64)
     claimant_name = CharField(max_length=200)
     claimant_email = CharField(max_length=320, default="")
@@ -208,9 +224,14 @@ class ExpenseClaim(BaseModel):
     approved_at = UTCDateTimeField(null=True, index=True)
     approved_by = CharField(max_length=200, default="")
     created_at = UTCDateTimeField(default=utcnow)
+    # Moves on every change the host app can see (routing, export outcome): `updated_since`.
+    updated_at = UTCDateTimeField(default=utcnow, index=True)
 
     class Meta:
-        indexes = ((("organization", "claim_number"), True),)
+        indexes = (
+            (("organization", "claim_number"), True),
+            (("organization", "external_id"), True),
+        )
 
 
 class ExpenseClaimLine(BaseModel):
@@ -221,6 +242,8 @@ class ExpenseClaimLine(BaseModel):
     expense_type = CharField(max_length=64)
     amount = MoneyField()
     km = MoneyField(null=True)
+    # NOK per km for mileage lines (amount = km × rate, checked on arrival).
+    rate = MoneyField(null=True)
     description = TextField(default="")
     department = CharField(max_length=64, default="")
     project = CharField(max_length=64, default="")
@@ -228,11 +251,16 @@ class ExpenseClaimLine(BaseModel):
 
 
 class ExportItem(BaseModel):
-    """One claim's export. Unique per (integration, claim): the exactly-once key."""
+    """One claim's export: one ledger, once (DESIGN §3).
+
+    The claim is unique on its own: a claim belongs to one organisation, so this is the
+    (organization, claim) key without repeating the organisation. (integration, claim) stays
+    unique too because the export's upsert names it as its conflict target.
+    """
 
     id = AutoField()
     integration = ForeignKeyField(Integration, on_delete="CASCADE")
-    claim = ForeignKeyField(ExpenseClaim, on_delete="CASCADE")
+    claim = ForeignKeyField(ExpenseClaim, unique=True, on_delete="CASCADE")
     run = ForeignKeyField(SyncRun, backref="items", on_delete="CASCADE")
     reference = CharField(max_length=64)
     # pending (sent, outcome unknown), exported, failed
@@ -244,6 +272,120 @@ class ExportItem(BaseModel):
 
     class Meta:
         indexes = ((("integration", "claim"), True),)
+
+
+class ExportDuplicate(BaseModel):
+    """An export of a claim that was already booked by another integration.
+
+    Moved here by migration 0002 from `export_item` when the one-ledger rule became a
+    constraint: each row is a voucher booked twice that a coordinator should reverse.
+    """
+
+    id = AutoField()
+    organization = ForeignKeyField(Organization, on_delete="CASCADE")
+    integration = ForeignKeyField(Integration, on_delete="CASCADE")
+    claim = ForeignKeyField(ExpenseClaim, on_delete="CASCADE")
+    run_id = IntegerField(null=True)
+    reference = CharField(max_length=64)
+    status = CharField(max_length=16)
+    external_id = CharField(max_length=200, null=True)
+    created_at = UTCDateTimeField(default=utcnow)
+    moved_at = UTCDateTimeField(default=utcnow)
+
+
+class RoutingRule(BaseModel):
+    """Claims whose department and/or project match go to `integration` ("" matches any)."""
+
+    id = AutoField()
+    organization = ForeignKeyField(Organization, backref="routing_rules", on_delete="CASCADE")
+    integration = ForeignKeyField(Integration, on_delete="CASCADE")
+    department = CharField(max_length=64, default="")
+    project = CharField(max_length=64, default="")
+    created_at = UTCDateTimeField(default=utcnow)
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+
+    class Meta:
+        indexes = ((("organization", "department", "project"), True),)
+
+
+class ApiKey(BaseModel):
+    """An organisation's key for the host-app API. Only a keyed hash of the secret is kept."""
+
+    id = AutoField()
+    organization = ForeignKeyField(Organization, backref="api_keys", on_delete="CASCADE")
+    name = CharField(max_length=100)
+    # The first characters of the key, shown in lists so people can tell keys apart.
+    prefix = CharField(max_length=32, unique=True)
+    key_hash = CharField(max_length=64, unique=True)
+    scopes = JSONTextField(default=list)
+    created_at = UTCDateTimeField(default=utcnow)
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    last_used_at = UTCDateTimeField(null=True)
+    revoked_at = UTCDateTimeField(null=True)
+    revoked_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class IdempotencyKey(BaseModel):
+    """The first response to an `Idempotency-Key`, replayed for 24 hours (Stripe semantics)."""
+
+    id = AutoField()
+    organization = ForeignKeyField(Organization, on_delete="CASCADE")
+    key = CharField(max_length=255)
+    request_hash = CharField(max_length=64)
+    status_code = IntegerField(null=True)
+    response_body = TextField(null=True)
+    created_at = UTCDateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        indexes = ((("organization", "key"), True),)
+
+
+class WebhookEndpoint(BaseModel):
+    """An HTTPS address of the organisation's that receives the events it picked."""
+
+    id = AutoField()
+    organization = ForeignKeyField(Organization, backref="webhook_endpoints", on_delete="CASCADE")
+    url = CharField(max_length=2000)
+    description = CharField(max_length=200, default="")
+    events = JSONTextField(default=list)
+    # Vault token of the Standard Webhooks signing secret (never the secret itself).
+    secret_token = TextField()
+    enabled = BooleanField(default=True)
+    created_at = UTCDateTimeField(default=utcnow)
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+
+
+class OutboxEvent(BaseModel):
+    """An event written in the same transaction as the change it describes (outbox)."""
+
+    id = AutoField()
+    organization = ForeignKeyField(Organization, on_delete="CASCADE")
+    # Stable id sent as `webhook-id`, so receivers can drop repeats.
+    message_id = CharField(max_length=64, unique=True)
+    event_type = CharField(max_length=64)
+    payload = JSONTextField(default=dict)
+    created_at = UTCDateTimeField(default=utcnow, index=True)
+    dispatched_at = UTCDateTimeField(null=True, index=True)
+
+
+class WebhookDelivery(BaseModel):
+    """One attempt to deliver one event to one endpoint."""
+
+    id = AutoField()
+    event = ForeignKeyField(OutboxEvent, backref="deliveries", on_delete="CASCADE")
+    endpoint = ForeignKeyField(WebhookEndpoint, backref="deliveries", on_delete="CASCADE")
+    attempt = IntegerField(default=1)
+    # pending, succeeded, failed (a retry is scheduled), gave_up
+    status = CharField(max_length=16, default="pending")
+    status_code = IntegerField(null=True)
+    error = TextField(default="")
+    duration_ms = IntegerField(null=True)
+    next_attempt_at = UTCDateTimeField(null=True, index=True)
+    created_at = UTCDateTimeField(default=utcnow)
 
 
 class ConnectionTest(BaseModel):
@@ -306,6 +448,13 @@ MODELS = [
     ConnectionTest,
     ReferenceCache,
     AuditEvent,
+    ExportDuplicate,
+    RoutingRule,
+    ApiKey,
+    IdempotencyKey,
+    WebhookEndpoint,
+    OutboxEvent,
+    WebhookDelivery,
 ]
 
 __all__ = [m.__name__ for m in MODELS] + ["DoesNotExist", "MODELS", "ROLES"]

@@ -16,9 +16,9 @@ from flask import Flask, current_app
 from redis import Redis
 from rq import Queue
 
-QUEUES = ("checks", "exports")
+QUEUES = ("checks", "exports", "webhooks")
 # A connection test must give up before the provider timeouts of all its checks combined.
-TIMEOUTS = {"checks": 60, "exports": 3600}
+TIMEOUTS = {"checks": 60, "exports": 3600, "webhooks": 600}
 # How long RQ keeps a finished job's result; our own rows hold the outcome that matters.
 RESULT_TTL = 3600
 

@@ -1,0 +1,158 @@
+"""Webhooks to a real local receiver: signed, retried until it answers, guarded in production."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from webapp.db import db
+from webapp.models import OutboxEvent, WebhookDelivery
+from webapp.services import webhooks
+
+
+class Receiver:
+    """An HTTP server on loopback that fails the first `failures` requests."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.requests: list[tuple[dict, bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append((dict(self.headers), body))
+                failing = len(receiver.requests) <= receiver.failures
+                self.send_response(500 if failing else 204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/ledgerlink"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver(failures=2)
+    yield server
+    server.close()
+
+
+def test_failing_twice_then_delivered_signed_on_the_third_try(app, org, receiver):
+    app.config["WEBHOOK_RETRY_SCHEDULE"] = (0, 0, 0)
+    endpoint, secret = webhooks.create_endpoint(org, receiver.url, ["claim.exported"])
+    with db.atomic():
+        event = webhooks.emit(org.id, "claim.exported", {"claim_id": 7, "ledger_reference": "B-1"})
+    tries = 0
+    while len(receiver.requests) < 3 and tries < 5:
+        webhooks.deliver_due()
+        tries += 1
+    assert len(receiver.requests) == 3
+    headers, body = receiver.requests[-1]
+    payload = Webhook(secret).verify(body, {k.lower(): v for k, v in headers.items()})
+    assert payload["type"] == "claim.exported"
+    assert payload["data"] == {"claim_id": 7, "ledger_reference": "B-1"}
+    assert headers["webhook-id"] == event.message_id
+    attempts = list(
+        WebhookDelivery.select()
+        .where(WebhookDelivery.endpoint == endpoint.id)
+        .order_by(WebhookDelivery.attempt)
+    )
+    assert [(a.attempt, a.status, a.status_code) for a in attempts] == [
+        (1, "failed", 500),
+        (2, "failed", 500),
+        (3, "succeeded", 204),
+    ]
+    # Nothing more is due: each event reaches the receiver until it says yes, then stops.
+    assert webhooks.deliver_due() == 0
+
+
+def test_only_subscribed_endpoints_get_the_event(app, org, receiver):
+    webhooks.create_endpoint(org, receiver.url, ["claim.failed"])
+    webhooks.emit(org.id, "claim.exported", {"claim_id": 1})
+    assert WebhookDelivery.select().count() == 0
+    assert OutboxEvent.select().count() == 1
+
+
+def test_private_addresses_are_refused_in_production(app, org, receiver):
+    endpoint, _secret = webhooks.create_endpoint(org, receiver.url, ["claim.exported"])
+    app.config["ENV_NAME"] = "production"
+    with pytest.raises(webhooks.EndpointProblem):
+        webhooks.create_endpoint(org, receiver.url, ["claim.exported"])
+    endpoint.url = receiver.url.replace("http://", "https://")
+    endpoint.save()
+    webhooks.emit(org.id, "claim.exported", {"claim_id": 1})
+    webhooks.deliver_due()
+    assert receiver.requests == []
+    attempt = WebhookDelivery.get(WebhookDelivery.attempt == 1)
+    assert attempt.status == "failed" and attempt.status_code is None
+    assert "internal or reserved" in attempt.error
+
+
+def test_an_unknown_event_type_is_a_programming_error(org):
+    with pytest.raises(ValueError):
+        webhooks.emit(org.id, "claim.eaten", {})
+
+
+def test_admin_registers_an_endpoint_sees_attempts_and_resends(client, auth, org, receiver):
+    auth.login("admin@example.org")
+    token = auth.csrf_token("/o/nbf/webhooks/")
+    bad = client.post(
+        "/o/nbf/webhooks/", data={"url": "ftp://x", "events": ["claim.failed"], "csrf_token": token}
+    )
+    assert bad.status_code == 200 and 'id="url-error"' in bad.get_data(as_text=True)
+    created = client.post(
+        "/o/nbf/webhooks/",
+        data={"url": receiver.url, "events": ["claim.failed"], "csrf_token": token},
+    )
+    assert created.status_code == 201
+    assert "whsec_" in created.get_data(as_text=True)
+    webhooks.emit(org.id, "claim.failed", {"claim_id": 3})
+    webhooks.deliver_due()
+    page = client.get("/o/nbf/webhooks/").get_data(as_text=True)
+    assert "whsec_" not in page
+    assert "HTTP 500" in page
+    first = WebhookDelivery.get(WebhookDelivery.attempt == 1)
+    resent = client.post(f"/o/nbf/webhooks/attempts/{first.id}/resend", data={"csrf_token": token})
+    assert resent.status_code == 302
+    assert WebhookDelivery.select().where(WebhookDelivery.attempt == 1).count() == 2
+
+
+def test_export_outcomes_become_events_and_move_updated_at(app, org, xledger, receiver):
+    from tests.webapp.api.conftest import claim
+    from webapp.models import ExpenseClaim
+    from webapp.services import claims
+    from webapp.services.claims.schema import ClaimIn
+
+    webhooks.create_endpoint(org, receiver.url, ["claim.exported", "claim.failed"])
+    [a, b] = [
+        s.claim for s in claims.ingest(org, [ClaimIn.model_validate(claim(x)) for x in ("a", "b")])
+    ]
+    before = ExpenseClaim.get_by_id(a.id).updated_at
+    with db.atomic():
+        written = claims.recorded_outcomes(
+            org.id,
+            xledger.id,
+            [(a.id, "exported", "BILAG-1"), (b.id, "failed", "mapping"), (b.id, "pending", None)],
+        )
+    assert written == 2
+    assert ExpenseClaim.get_by_id(a.id).updated_at > before
+    events = {e.event_type: e.payload["data"] for e in OutboxEvent.select()}
+    assert events["claim.exported"]["ledger_reference"] == "BILAG-1"
+    assert events["claim.exported"]["external_id"] == "a"
+    assert events["claim.failed"]["error_code"] == "mapping"
+    assert WebhookDelivery.select().count() == 2

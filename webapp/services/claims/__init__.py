@@ -1,0 +1,35 @@
+"""Claims from the host app: routing to one ledger, storing, and what became of each."""
+
+from __future__ import annotations
+
+from webapp.services.claims.events import recorded_outcomes
+from webapp.services.claims.ingest import IngestProblem, Stored, ingest
+from webapp.services.claims.routing import (
+    RoutingError,
+    add_rule,
+    counts_by_integration,
+    move,
+    remove_rule,
+    route,
+    routed_to,
+    set_default,
+)
+from webapp.services.claims.status import describe, page, state
+
+__all__ = [
+    "IngestProblem",
+    "RoutingError",
+    "Stored",
+    "add_rule",
+    "counts_by_integration",
+    "describe",
+    "ingest",
+    "move",
+    "page",
+    "recorded_outcomes",
+    "remove_rule",
+    "route",
+    "routed_to",
+    "set_default",
+    "state",
+]

@@ -1,0 +1,45 @@
+"""What the export records about a claim, for the host app: call inside its transaction.
+
+`recorded_outcomes` moves the claims' `updated_at` (so `updated_since` finds them) and writes
+`claim.exported` / `claim.failed` to the webhook outbox in the caller's transaction, so the
+event exists exactly when the export item does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from webapp.db import utcnow
+from webapp.models import ExpenseClaim
+from webapp.services.webhooks.outbox import emit
+
+
+def recorded_outcomes(
+    organization_id: int, integration_id: int, outcomes: Iterable[tuple[int, str, str | None]]
+) -> int:
+    """(claim id, "exported" | "failed", ledger reference or error code) per claim; returns
+    how many events were written. Pending outcomes are not events (nothing is known yet)."""
+    rows = [(c, s, r) for c, s, r in outcomes if s in ("exported", "failed")]
+    if not rows:
+        return 0
+    ExpenseClaim.update(updated_at=utcnow()).where(
+        ExpenseClaim.id.in_([c for c, _s, _r in rows])
+        & (ExpenseClaim.organization == organization_id)
+    ).execute()
+    external = dict(
+        ExpenseClaim.select(ExpenseClaim.id, ExpenseClaim.external_id)
+        .where(ExpenseClaim.id.in_([c for c, _s, _r in rows]))
+        .tuples()
+    )
+    for claim_id, status, reference in rows:
+        data = {
+            "claim_id": claim_id,
+            "external_id": external.get(claim_id),
+            "integration_id": integration_id,
+        }
+        if status == "exported":
+            data["ledger_reference"] = reference
+        else:
+            data["error_code"] = reference
+        emit(organization_id, f"claim.{status}", data)
+    return len(rows)

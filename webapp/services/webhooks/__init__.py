@@ -1,0 +1,17 @@
+"""Webhooks (DESIGN §11): events written in the caller's transaction, delivered with retries."""
+
+from __future__ import annotations
+
+from webapp.services.webhooks.delivery import deliver, deliver_due, resend
+from webapp.services.webhooks.endpoints import EVENTS, EndpointProblem, create_endpoint
+from webapp.services.webhooks.outbox import emit
+
+__all__ = [
+    "EVENTS",
+    "EndpointProblem",
+    "create_endpoint",
+    "deliver",
+    "deliver_due",
+    "emit",
+    "resend",
+]
