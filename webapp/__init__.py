@@ -75,6 +75,7 @@ def create_app(config: dict | None = None) -> Flask:
                 return  # the host-app API: bearer keys, no cookies, so no CSRF (DESIGN §11)
             csrf.protect()
 
+    from webapp import api
     from webapp.views import auth
 
     auth.init_app(app)
@@ -82,7 +83,7 @@ def create_app(config: dict | None = None) -> Flask:
     _register_cli(app)
     _register_handlers(app)
     _register_template_helpers(app)
-    __import__("webapp.api", fromlist=["init_app"]).init_app(app)  # claims API, keys, routing
+    api.init_app(app)
     return app
 
 
@@ -126,16 +127,22 @@ def _select_locale() -> str:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from webapp.services.claims import counts_by_integration
     from webapp.views import (
         admin,
+        api_keys,
         auth,
+        claims,
+        claims_import,
         credentials,
         dashboard,
         health,
         mappings,
         pwa,
+        routing,
         runs,
         schedules,
+        webhooks,
         wizard,
     )
 
@@ -152,8 +159,15 @@ def _register_blueprints(app: Flask) -> None:
         mappings.bp,
         schedules.bp,
         runs.bp,
+        api_keys.bp,
+        routing.bp,
+        claims.bp,
+        claims_import.bp,
+        webhooks.bp,
     ):
         app.register_blueprint(bp)
+    # The dashboard's claim counts per integration (templates/dashboard/_default_integration).
+    app.jinja_env.globals["claim_counts"] = counts_by_integration
 
 
 def _load_user() -> None:
@@ -172,9 +186,11 @@ def _load_user() -> None:
 
 def _register_cli(app: Flask) -> None:
     from webapp.cli import commands
+    from webapp.cli.api_keys import api_key_cli
     from webapp.cli.vault import vault_cli
 
     app.cli.add_command(vault_cli)
+    app.cli.add_command(api_key_cli)
     commands.register(app)
 
 

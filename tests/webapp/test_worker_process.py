@@ -92,9 +92,10 @@ def test_a_plain_rq_worker_runs_a_connection_test_and_an_export(
     try:
         finished = final_run(run.id, timeout=120)
         tested = wait_for(
-            lambda: (row := ConnectionTest.get_by_id(test.id)).status
-            in ("passed", "failed", "error")
-            and row,
+            lambda: (
+                (row := ConnectionTest.get_by_id(test.id)).status in ("passed", "failed", "error")
+                and row
+            ),
             timeout=60,
         )
         worker.wait(timeout=60)

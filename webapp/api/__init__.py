@@ -33,19 +33,8 @@ def is_api_request() -> bool:
 
 
 def init_app(app: Flask) -> None:
-    """Register the API, the API-key pages and the routing controls."""
-    from webapp.views import api_keys, claims, claims_import, routing, webhooks
-
+    """Register the API and its problem documents for errors under /api/."""
     app.register_blueprint(bp)
-    for feature in (api_keys, routing, claims, claims_import, webhooks):
-        app.register_blueprint(feature.bp)
-    from webapp.cli.api_keys import api_key_cli
-    from webapp.services.claims import counts_by_integration
-
-    # The dashboard's claim counts per integration (templates/dashboard/_default_integration).
-    app.jinja_env.globals["claim_counts"] = counts_by_integration
-
-    app.cli.add_command(api_key_cli)
     for code in (400, 404, 405, 413, 500):
         _problem_under_api(app, code)
 

@@ -14,10 +14,10 @@ from flask import Blueprint, Response, g, request, session
 from flask_babel import gettext as _
 from pydantic import ValidationError
 
-from webapp.api import body, idempotency, ratelimit
+from webapp.api import body, ratelimit
 from webapp.api.problems import from_validation, invalid, problem
 from webapp.models import ExpenseClaim
-from webapp.services import api_keys, claims
+from webapp.services import api_keys, claims, idempotency
 from webapp.services.claims.schema import MAX_BATCH, STATUSES, ClaimBatch, ClaimIn
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from webapp.models import ExpenseClaim, Organization
 from webapp.services.claims.ingest import IngestProblem, Stored, ingest
+from webapp.services.claims.messages import from_validation
 from webapp.services.claims.schema import ClaimIn
 
 CLAIM_COLUMNS = (
@@ -226,8 +227,6 @@ def _one_claim(result: Preview, external_id: str, rows, tz) -> None:
     try:
         claim = ClaimIn.model_validate(body)
     except ValidationError as exc:
-        from webapp.api.problems import from_validation
-
         for pointer, message in from_validation(exc):
             problems.append(_locate(pointer, message, row_numbers))
     else:
