@@ -22,8 +22,7 @@ Problems with a mapping are `Text` messages (Bokmål and English) from `validate
 claim never stops a batch, and a claim with any error produces no voucher.
 
 For speed, `compile_mapping` validates and compiles the rows once into a `MappingPlan`: one
-closure per row, a generated function that fills a debit line with the usual cases inline
-(see "The generated line filler"), and the constants placed once. `resolve_claims` compiles
+closure per row, and the constants placed once. `resolve_claims` compiles
 once per batch; `resolve_claim` accepts a plan, or caches the plan of the rows it is given.
 """
 
@@ -35,7 +34,6 @@ import operator
 import re
 import string
 import sys
-import textwrap
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -492,23 +490,6 @@ _Problem = tuple[str | None, Text | None, Text, int | None]
 
 
 @dataclass(frozen=True)
-class _Fast:
-    """What the generated line filler needs to do a row's usual case inline (see there)."""
-
-    kind: Literal["text", "lookup"]
-    attr: str
-    # text: the longest value kept as is, whether an empty line value takes the claim's,
-    # the value when empty (None: none).
-    longest: int = 0
-    inherit: bool = False
-    default: object = None
-    # lookup: keys exactly as typed, keys normalised, the table's default (None: none).
-    exact: dict[str, object] = field(default_factory=dict)
-    table: dict[str, object] = field(default_factory=dict)
-    fallback: object = None
-
-
-@dataclass(frozen=True)
 class _Row:
     target: str
     role: str
@@ -520,8 +501,6 @@ class _Row:
     empty: Text
     # The value of a constant row (the same for every claim), else None.
     constant: object = None
-    # How to do `fn`'s usual case inline, for rows reading a line's text field.
-    fast: _Fast | None = None
 
 
 @dataclass(frozen=True)
@@ -781,7 +760,6 @@ class _Source:
     needs_line: bool
     label: Text | None
     empty: Text
-    fast: _Fast | None = None
 
 
 def _build_row(itype: IntegrationType, row: MappingRow) -> _Row:
@@ -822,7 +800,6 @@ def _build_for(itype: IntegrationType, tf: TargetField, row: MappingRow) -> _Row
         source.needs_line,
         source.empty,
         constant,
-        source.fast,
     )
 
 
@@ -878,18 +855,14 @@ def _field_source(
     dtype, label = CATALOGUE[name]
     steps = _steps(itype, tf, opts, dtype, label)
     default = _default(itype, tf, opts)
-    fast = None
     if dtype in ("text", "code") and tf.data_type in ("text", "code"):
         # Text to text is the common case: one closure, no steps (see _str_getter).
-        rule = _length_rule(itype, tf, opts)
-        get = _str_getter(itype, name, rule, default)
-        longest = rule[0] or rule[1] or sys.maxsize
-        fast = _Fast("text", name.split(".", 1)[1], longest, name in _INHERITED, default)
+        get = _str_getter(itype, name, _length_rule(itype, tf, opts), default)
     else:
         get = _chain(_field_getter(name), tuple(steps), default)
     empty = _fmt(_F_REQUIRED_EMPTY, source=label)
     on_line = name.startswith("line.")
-    return _Source(get, on_line, label, empty, fast if on_line else None)
+    return _Source(get, on_line, label, empty)
 
 
 def _str_getter(
@@ -1020,10 +993,7 @@ def _lookup_source(
         return hit
 
     empty = _fmt(_F_REQUIRED_EMPTY, source=src_label)
-    fast = None
-    if on_line and exact:
-        fast = _Fast("lookup", name.split(".", 1)[1], exact=exact, table=table, fallback=fallback)
-    return _Source(look_up, on_line, src_label, empty, fast)
+    return _Source(look_up, on_line, src_label, empty)
 
 
 def _lookup_table(
@@ -1499,96 +1469,11 @@ _KEY_NORMALISERS: dict[str, Callable[[Any], str]] = {
 
 
 # ---------------------------------------------------------------------------------------------
-# The generated line filler
-#
-# Filling a debit line is the innermost loop of every export. Calling one closure per row costs
-# several times what the same work costs written out, so each plan gets a function written
-# for its rows: a text field or a lookup on a line's text field is done inline (the same code
-# as the first branch of _str_getter and look_up, for a value that is plain text), anything
-# else, and any value off that path, goes through the row's closure. The source holds only
-# attribute names from CATALOGUE and numbers; targets, closures and tables are passed in.
-
-_FILLER_CALL = """\
-try:
-    v = F{i}(claim, ln, zone)
-except Fail as fail:
-    problems.append((T{i}, R{i}.label, fail.text, number))
-else:
-    if v is not None:
-        line[T{i}] = v
-    elif R{i}.required:
-        problems.append((T{i}, R{i}.label, R{i}.empty, number))
-"""
+# Filling a debit line: each line-role row's closure in turn
 
 
 def _line_filler(rows: list[_Row]) -> Callable[..., None]:
     """fill(claim, ln, zone, line, problems, number): set the line's values from `rows`."""
-    namespace: dict[str, object] = {"Fail": _Fail, "slow": _fill_slowly(rows)}
-    reads, body = [], []
-    for i, row in enumerate(rows):
-        namespace.update({f"T{i}": row.target, f"F{i}": row.fn, f"R{i}": row})
-        fast = row.fast
-        if fast is None or not fast.attr.isidentifier():
-            body.append(_FILLER_CALL.format(i=i))
-            continue
-        reads.append(f"a{i} = ln.{fast.attr}\n")
-        if fast.inherit:
-            reads.append(f"b{i} = claim.{fast.attr}\n")
-        namespace.update({f"D{i}": fast.default, f"X{i}": fast.exact, f"N{i}": fast.table})
-        namespace[f"FB{i}"] = fast.fallback
-        inline = _filler_text(fast, row) if fast.kind == "text" else _filler_lookup(fast)
-        call = textwrap.indent(_FILLER_CALL, "    ")
-        body.append((inline + "else:\n" + call).format(i=i))
-    if not reads:
-        return namespace["slow"]  # type: ignore[return-value]
-    source = (
-        "def fill(claim, ln, zone, line, problems, number):\n"
-        "    try:\n"
-        + textwrap.indent("".join(reads), "        ")
-        + "    except AttributeError:  # a line without some field: the closures cope\n"
-        "        return slow(claim, ln, zone, line, problems, number)\n"
-        + textwrap.indent("".join(body), "    ")
-    )
-    exec(compile(source, "<mapping line filler>", "exec"), namespace)
-    fill = namespace["fill"]
-    fill.source = source  # type: ignore[attr-defined]
-    return fill  # type: ignore[return-value]
-
-
-def _filler_text(fast: _Fast, row: _Row) -> str:
-    """_str_getter's work for a value that is text, then what _resolve does with it."""
-    code = "v = a{i}.strip() if a{i}.__class__ is str else None\n"
-    if fast.inherit:
-        # An empty line value takes the claim's; anything but text or None: the closure.
-        code += (
-            'if v == "":\n'
-            '    v = b{i}.strip() if b{i}.__class__ is str else "" if b{i} is None else None\n'
-        )
-    code += f"if v and len(v) <= {int(fast.longest)}:\n    line[T{{i}}] = v\n"
-    if fast.default is not None:
-        code += 'elif v == "":\n    line[T{i}] = D{i}\n'
-    elif not row.required:
-        code += 'elif v == "":\n    pass\n'
-    return code
-
-
-def _filler_lookup(fast: _Fast) -> str:
-    """look_up's work for a key that is text and in the table (or the table has a default)."""
-    code = (
-        "if a{i}.__class__ is str:\n"
-        "    v = X{i}.get(a{i})\n"
-        "    if v is None:\n"
-        "        k = a{i}.strip().casefold()\n"
-        "        if k:\n"
-        "            v = N{i}.get(k)\n"
-    )
-    if fast.fallback is not None:
-        code += "            if v is None:\n                v = FB{i}\n"
-    return code + "else:\n    v = None\nif v is not None:\n    line[T{i}] = v\n"
-
-
-def _fill_slowly(rows: list[_Row]) -> Callable[..., None]:
-    """The filler without inlining: each row's closure in turn."""
     steps = tuple((row.target, row.fn, row) for row in rows)
 
     def fill(claim: Any, ln: Any, zone: dt.tzinfo, line: dict, problems: list, number: int):

@@ -26,7 +26,6 @@ from webapp.mapping import (
     LineData,
     MappingPlan,
     MappingRow,
-    _fill_slowly,  # what the generated line filler must match
     closest_codes,
     compile_mapping,
     reference_for,
@@ -1024,56 +1023,3 @@ def test_floats_never_reach_a_voucher() -> None:
     assert [ln[AMOUNT] for ln in v.lines] == [Decimal("0.10"), Decimal("0.20"), Decimal("-0.30")]
     assert_no_float(v)
     assert not math.isnan(float(v.total))
-
-
-# The generated line filler (an optimisation) must do exactly what the rows' closures do.
-FILLER_ROWS = [
-    with_rows(
-        MappingRow("account", "lookup", "line.expense_type", ACCOUNTS, "7790"),
-        MappingRow("project", "field", "line.project", transforms={"truncate": "on"}),
-    ),
-    with_rows(
-        MappingRow("account", "lookup", "line.expense_type", ACCOUNTS),
-        MappingRow("dept", "lookup", "line.department", (("100", "A"), ("Ø-1", "B"))),
-        MappingRow("vat", "field", "line.vat_code"),
-        MappingRow("text", "field", "line.description", transforms={"truncate": "off"}),
-    ),
-    with_rows(
-        MappingRow("account", "field", "line.expense_type", transforms={"default": "7000"}),
-        MappingRow("dept", "field", "claim.department"),
-        MappingRow("project", "field", "line.department", transforms={"default": "P0"}),
-    ),
-]
-line_text = st.one_of(
-    st.sampled_from(["", " ", "travel", " Travel", "TRAVEL ", "100", " Ø-1", "ø-1", "x" * 11]),
-    st.text(max_size=12),
-    junk,
-)
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    st.sampled_from(range(len(FILLER_ROWS))),
-    st.lists(st.sampled_from(LINE_FIELDS), max_size=2),
-    st.fixed_dictionaries({name: line_text for name in ("expense_type", "department")}),
-    st.fixed_dictionaries({name: line_text for name in ("project", "vat_code", "description")}),
-    st.fixed_dictionaries({"department": line_text, "project": line_text}),
-)
-def test_the_generated_line_filler_matches_the_rows_closures(
-    which, missing, line_values, more_values, claim_values
-) -> None:
-    plan = compile_mapping(TYPE, FILLER_ROWS[which])
-    assert plan.ok
-    values = {**vars_of_line(line()), **line_values, **more_values}
-    for name in missing:
-        values.pop(name, None)
-    ln = SimpleNamespace(**values)
-    c = SimpleNamespace(**{**vars_of(claim()), **claim_values})
-    slow = _fill_slowly([r for r in plan.rows if r.needs_line])
-    zone = dt.UTC
-    fast_line, fast_problems, slow_line, slow_problems = {}, [], {}, []
-    plan.fill_line(c, ln, zone, fast_line, fast_problems, 3)
-    slow(c, ln, zone, slow_line, slow_problems, 3)
-    assert fast_line == slow_line
-    assert {k: type(v) for k, v in fast_line.items()} == {k: type(v) for k, v in slow_line.items()}
-    assert fast_problems == slow_problems
