@@ -1,316 +1,53 @@
-"""Exports: approved expense claims go to the accounting system, each claim exactly once.
-
-The exactly-once protocol, per batch of vouchers:
-
-1. Claim the batch: upsert one `export_item` per claim (unique per integration and claim) as
-   `pending` with its idempotency reference, owned by this run, and commit. A claim already
-   `exported` is never claimed again.
-2. Send the batch through the adapter (Xledger `extIdentifier`, Business Central
-   `externalDocumentNumber` carry the reference).
-3. Record each claim's outcome (`exported` with the provider's id, or `failed` with the
-   reason) and the run's counts, and commit.
-
-A crash between 1 and 3 leaves `pending` rows. Every run starts by asking the provider which
-pending references it already holds (`Adapter.find_exported`): those are recorded as
-exported, the rest are sent again. A transient failure of one batch is handled the same way
-inside the run (reconcile, then resend) a bounded number of times. Only one run per
-integration exports at a time (a PostgreSQL advisory lock held by the job's connection, or a
-process lock on SQLite), so a reconciliation never races a send.
-
-Runs always end `succeeded`, `partial` or `failed` with counts and a message in Norwegian
-and English. Authentication and permission failures stop the run and put the integration in
-`needs_reauth` with the provider's reason; transient failures schedule a `retry` run.
+"""Running an export: the exactly-once protocol of the package docstring, batch by batch,
+always ending the run in a final state.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import logging
-import os
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
-from flask import current_app, has_app_context
-from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from adapters import get_type
 from adapters.errors import AdapterError, AuthError, ConfigError, TransientError
 from adapters.types import ExportResult, IntegrationType, Text, Voucher
 from adapters.vouchers import batches
 from webapp.db import db, is_postgres, utcnow
-from webapp.i18n import current_locale
 from webapp.mapping import (
-    ClaimData,
     ClaimError,
-    LineData,
     compile_mapping,
     resolve_claims,
     rows_from_models,
 )
 from webapp.models import (
     ExpenseClaim,
-    ExpenseClaimLine,
     ExportItem,
     FieldMapping,
     Integration,
     SyncRun,
 )
 from webapp.services import audit, integrations
-
-log = logging.getLogger("ledgerlink.exports")
-
-JOB = "webapp.jobs.export.run_export"
-# Transport failures after which the request may still be in the provider's hands.
-UNANSWERED = ("timeout", "connect")
-QUEUE = "exports"
-# Integrations whose claims may be exported; the others are skipped and the dashboard says why.
-EXPORTABLE = ("connected", "degraded")
-ACTIVE = ("queued", "running")
-# First key of the PostgreSQL advisory lock an export holds; the second is the integration id.
-LOCK_CLASS = 0x4C4C
-
-DEFAULTS = {
-    # Tries of one batch inside a run when the provider fails transiently (reconciling first).
-    "EXPORT_SEND_ATTEMPTS": 3,
-    "EXPORT_SEND_BACKOFF": 2.0,
-    # Seconds before each automatic `retry` run after a run failed transiently.
-    "EXPORT_RETRY_DELAYS": (120, 600),
-    # How long a job waits for another export of the same integration to finish.
-    "EXPORT_LOCK_WAIT": 10.0,
-    # After a call that got no answer (timeout, connection lost) the provider may still be
-    # storing what it received: wait this long before asking it what it has.
-    "EXPORT_SETTLE_SECONDS": 30.0,
-    # Longest wait the job honours when the provider asks it to slow down.
-    "EXPORT_MAX_RETRY_WAIT": 60.0,
-    # Claims read and resolved at a time.
-    "EXPORT_CLAIM_CHUNK": 500,
-    # Voucher lines per call, when lower than the provider's own limit (smaller batches show
-    # progress sooner and lose less to an interruption).
-    "EXPORT_BATCH_LINES": None,
-}
-
-
-def setting(name: str):
-    """An export setting: app config, else `LEDGERLINK_<NAME>` in the environment, else default."""
-    if has_app_context() and name in current_app.config:
-        return current_app.config[name]
-    raw = os.environ.get(f"LEDGERLINK_{name}")
-    if raw is not None:
-        default = DEFAULTS[name]
-        if isinstance(default, tuple):
-            return tuple(float(part) for part in raw.split(",") if part.strip())
-        return float(raw) if default is None or isinstance(default, float) else int(raw)
-    return DEFAULTS[name]
-
-
-def bilingual(render: Callable[[], str]) -> dict[str, str]:
-    """A message in both languages: `render` runs once per locale with gettext forced to it."""
-    out = {}
-    for locale in ("nb", "en"):
-        with force_locale(locale):
-            out[locale] = render()
-    return out
-
-
-def _t(value: Text | dict | None) -> str:
-    """The current (forced) language's half of a provider `Text` or a stored message."""
-    if value is None:
-        return ""
-    locale = current_locale()
-    if isinstance(value, dict):
-        return value.get(locale) or value.get("nb") or ""
-    return value.get(locale)
-
-
-def type_name(integration: Integration) -> Text:
-    """The accounting system's name; use `_t` on it inside `bilingual`."""
-    try:
-        return get_type(integration.type_key).name
-    except KeyError:
-        return Text(integration.type_key, integration.type_key)
-
-
-# --- the export lock ---------------------------------------------------------------------------
-
-_local_locks: dict[int, threading.Lock] = {}
-_local_locks_guard = threading.Lock()
-
-
-def _local_lock(integration_id: int) -> threading.Lock:
-    with _local_locks_guard:
-        return _local_locks.setdefault(integration_id, threading.Lock())
-
-
-@contextlib.contextmanager
-def export_lock(integration_id: int, wait: float = 0.0) -> Iterator[bool]:
-    """Hold the integration's export lock if it can be had within `wait` seconds; yields it.
-
-    On PostgreSQL a session advisory lock on this thread's connection: it survives commits
-    and goes away with the connection, so a worker killed mid-run never leaves it behind.
-    """
-    deadline = time.monotonic() + wait
-    if is_postgres():
-        while True:
-            got = bool(
-                db.execute_sql(
-                    "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, integration_id)
-                ).fetchone()[0]
-            )
-            if got or time.monotonic() >= deadline:
-                break
-            time.sleep(0.2)
-        try:
-            yield got
-        finally:
-            if got:
-                db.execute_sql("SELECT pg_advisory_unlock(%s, %s)", (LOCK_CLASS, integration_id))
-        return
-    lock = _local_lock(integration_id)
-    got = lock.acquire(timeout=wait) if wait > 0 else lock.acquire(blocking=False)
-    try:
-        yield got
-    finally:
-        if got:
-            lock.release()
-
-
-# --- starting runs -----------------------------------------------------------------------------
-
-
-@dataclass
-class Started:
-    """What pressing Export now did: the run to watch, or why nothing started."""
-
-    run: SyncRun | None
-    # The integration's status when it cannot export now (needs_reauth, paused, draft).
-    refused: str | None = None
-    already_running: bool = False
-
-
-def active_run(integration_id: int) -> SyncRun | None:
-    return (
-        SyncRun.select()
-        .where((SyncRun.integration == integration_id) & (SyncRun.status.in_(ACTIVE)))
-        .order_by(SyncRun.id.desc())
-        .first()
-    )
-
-
-def job_id_for_run(run: SyncRun) -> str:
-    return f"export-{run.integration_id}-run-{run.id}"
-
-
-def job_id_for_slot(integration_id: int, slot: dt.datetime) -> str:
-    """Unique to (integration, slot): a second scheduler inserting the same run fails."""
-    return f"export-{integration_id}-{slot.astimezone(dt.UTC):%Y%m%dT%H%M}"
-
-
-def start_manual(integration: Integration, actor=None) -> Started:
-    """Export now: queue a manual run, or return the run already under way."""
-    if integration.status not in EXPORTABLE:
-        return Started(None, refused=integration.status)
-    with db.atomic():
-        if is_postgres():
-            # Two presses at once must not start two runs.
-            Integration.select(Integration.id).where(
-                Integration.id == integration.id
-            ).for_update().execute()
-        run = active_run(integration.id)
-        if run is not None and run.job_id is not None:
-            return Started(run, already_running=True)
-        if run is None:
-            run = SyncRun.create(
-                integration=integration.id, trigger="manual", status="queued", created_by=actor
-            )
-        # A retry waiting for its time is simply started now.
-        run.job_id = job_id_for_run(run)
-        SyncRun.update(job_id=run.job_id).where(SyncRun.id == run.id).execute()
-    enqueue_run(run)
-    return Started(run)
-
-
-def create_retry(
-    integration_id: int, *, delay: float = 0.0, at: dt.datetime | None = None, actor=None
-) -> SyncRun:
-    """A `retry` run, due `delay` seconds after `at` (now); the scheduler or `start_now` queues it."""
-    return SyncRun.create(
-        integration=integration_id,
-        trigger="retry",
-        status="queued",
-        slot_at=(at or utcnow()) + dt.timedelta(seconds=delay),
-        created_by=actor,
-    )
-
-
-def start_now(run: SyncRun) -> SyncRun:
-    """Give a waiting run its job id and queue it."""
-    if run.job_id is None:
-        run.job_id = job_id_for_run(run)
-        SyncRun.update(job_id=run.job_id).where(SyncRun.id == run.id).execute()
-    enqueue_run(run)
-    return run
-
-
-def enqueue_run(run: SyncRun) -> None:
-    """Put the run's job on the `exports` queue; a queue failure fails the run, then raises."""
-    from webapp.queue import enqueue
-
-    try:
-        enqueue(QUEUE, JOB, run.integration_id, run.id, job_id=run.job_id)
-    except Exception:
-        finish(
-            run,
-            "failed",
-            error_kind="transient",
-            message=bilingual(
-                lambda: _(
-                    "The export could not be queued because the job queue did not answer. "
-                    "Try again in a minute."
-                )
-            ),
-        )
-        raise
-
-
-def retry_run(run: SyncRun, actor=None) -> SyncRun:
-    """Continue an interrupted or failed run in a new `retry` run, queued at once.
-
-    A run still marked running whose worker is gone is first closed as failed. Refuses
-    (ValueError) while another process still exports the integration.
-    """
-    with export_lock(run.integration_id) as free:
-        if not free:
-            raise ValueError(f"run {run.id}: integration {run.integration_id} is being exported")
-        run = SyncRun.get_by_id(run.id)
-        if run.status in ACTIVE and run.job_id is None:
-            return start_now(run)
-        with db.atomic():
-            if run.status in ACTIVE:
-                close_abandoned(run)
-            retry = create_retry(run.integration_id, actor=actor)
-    return start_now(retry)
-
-
-def close_abandoned(run: SyncRun) -> None:
-    """Close a run whose worker stopped mid-run (killed, machine lost); claims are kept."""
-    finish(
-        run,
-        "failed",
-        error_kind="transient",
-        message=bilingual(
-            lambda: _(
-                "The export stopped unexpectedly because the worker running it ended. Nothing "
-                "was lost: the claims it had sent are checked with the accounting system and "
-                "the rest are sent by the next run."
-            )
-        )
-        | {"code": "abandoned"},
-    )
-
+from webapp.services.exports.lock import export_lock
+from webapp.services.exports.outbox import (
+    NO_CREDENTIALS,
+    UNREADABLE_CREDENTIALS,
+    UPSERT_ITEM_SQLITE,
+    UPSERT_ITEMS_PG,
+    load_claims,
+)
+from webapp.services.exports.settings import (
+    EXPORTABLE,
+    UNANSWERED,
+    _t,
+    bilingual,
+    log,
+    setting,
+    type_name,
+)
+from webapp.services.exports.start import create_retry, finish
 
 # --- running -------------------------------------------------------------------------------------
 
@@ -344,25 +81,6 @@ def execute(integration_id: int, run_id: int) -> str:
         if not started:
             return "skipped"
         return Export(SyncRun.get_by_id(run_id)).run()
-
-
-def finish(
-    run: SyncRun,
-    status: str,
-    *,
-    message: dict[str, str],
-    error_kind: str | None = None,
-    only_if: str | None = None,
-    **counts: int,
-) -> None:
-    """Drive a run to its final state (optionally only from a given state)."""
-    query = SyncRun.update(
-        status=status, error_kind=error_kind, message=message, finished_at=utcnow(), **counts
-    ).where(SyncRun.id == run.id)
-    if only_if is not None:
-        query = query.where(SyncRun.status == only_if)
-    query.execute()
-    run.status = status
 
 
 class Export:
@@ -876,166 +594,3 @@ class Export:
             **self._counts(),
         )
         return "failed"
-
-
-_ON_CONFLICT = (
-    "ON CONFLICT (integration_id, claim_id) DO UPDATE SET run_id = excluded.run_id, "
-    "reference = excluded.reference, status = excluded.status, "
-    "external_id = excluded.external_id, error = excluded.error, "
-    "updated_at = excluded.updated_at WHERE export_item.status <> 'exported'"
-)
-_COLUMNS = (
-    "export_item (integration_id, claim_id, run_id, reference, status, external_id, error, "
-    "created_at, updated_at)"
-)
-UPSERT_ITEMS_PG = (
-    f"INSERT INTO {_COLUMNS} SELECT %s, t.claim, %s, t.reference, t.status, t.external, "
-    "t.error, %s, %s FROM unnest(%s::int[], %s::text[], %s::text[], %s::text[], %s::text[]) "
-    f"AS t(claim, reference, status, external, error) {_ON_CONFLICT} RETURNING claim_id"
-)
-UPSERT_ITEM_SQLITE = f"INSERT INTO {_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) {_ON_CONFLICT}"
-
-
-_LINES_PG = (
-    "SELECT claim_id, id, date, expense_type, amount, km, description, department, project, "
-    "vat_code, position FROM expense_claim_line WHERE claim_id = ANY(%s) "
-    "ORDER BY claim_id, position, id"
-)
-_CLAIMS_PG = (
-    "SELECT id, claim_number, claimant_name, claimant_email, claimant_number, purpose, "
-    "department, project, approved_at, submitted_at FROM expense_claim WHERE id = ANY(%s)"
-)
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    return value.replace(tzinfo=dt.UTC) if value is not None else None
-
-
-def load_claims(ids: list[int]) -> list[ClaimData]:
-    """Claims and their lines as plain data, in the order of `ids` (two queries).
-
-    On PostgreSQL the driver already gives dates, `Decimal` amounts with two decimals and
-    naive UTC datetimes, so rows skip the ORM (it costs more than the export call).
-    """
-    if is_postgres():
-        lines: dict[int, list[LineData]] = {}
-        for claim_id, *values in db.execute_sql(_LINES_PG, (ids,)).fetchall():
-            lines.setdefault(claim_id, []).append(LineData(*values))
-        claims = {}
-        for row in db.execute_sql(_CLAIMS_PG, (ids,)).fetchall():
-            claims[row[0]] = ClaimData(
-                *row[:8], _aware(row[8]), _aware(row[9]), lines=tuple(lines.get(row[0], ()))
-            )
-        return [claims[claim_id] for claim_id in ids if claim_id in claims]
-    return _load_claims_orm(ids)
-
-
-def _load_claims_orm(ids: list[int]) -> list[ClaimData]:
-    lines: dict[int, list[LineData]] = {}
-    query = (
-        ExpenseClaimLine.select(
-            ExpenseClaimLine.claim,
-            ExpenseClaimLine.id,
-            ExpenseClaimLine.date,
-            ExpenseClaimLine.expense_type,
-            ExpenseClaimLine.amount,
-            ExpenseClaimLine.km,
-            ExpenseClaimLine.description,
-            ExpenseClaimLine.department,
-            ExpenseClaimLine.project,
-            ExpenseClaimLine.vat_code,
-            ExpenseClaimLine.position,
-        )
-        .where(ExpenseClaimLine.claim.in_(ids))
-        .order_by(ExpenseClaimLine.claim, ExpenseClaimLine.position, ExpenseClaimLine.id)
-        .tuples()
-    )
-    for claim_id, *values in query:
-        lines.setdefault(claim_id, []).append(LineData(*values))
-    claims = {}
-    query = (
-        ExpenseClaim.select(
-            ExpenseClaim.id,
-            ExpenseClaim.claim_number,
-            ExpenseClaim.claimant_name,
-            ExpenseClaim.claimant_email,
-            ExpenseClaim.claimant_number,
-            ExpenseClaim.purpose,
-            ExpenseClaim.department,
-            ExpenseClaim.project,
-            ExpenseClaim.approved_at,
-            ExpenseClaim.submitted_at,
-        )
-        .where(ExpenseClaim.id.in_(ids))
-        .tuples()
-    )
-    for values in query:
-        claims[values[0]] = ClaimData(*values, lines=tuple(lines.get(values[0], ())))
-    return [claims[claim_id] for claim_id in ids if claim_id in claims]
-
-
-NO_CREDENTIALS = Text(
-    "Det finnes ingen lagrede påloggingsopplysninger for integrasjonen. Legg dem inn på nytt.",
-    "The integration has no saved credentials. Enter them again.",
-)
-UNREADABLE_CREDENTIALS = Text(
-    "De lagrede påloggingsopplysningene kan ikke leses lenger og må legges inn på nytt.",
-    "The saved credentials can no longer be read and must be entered again.",
-)
-
-
-# --- reading runs --------------------------------------------------------------------------------
-
-
-def run_for_org(organization_id: int, run_id: int) -> SyncRun | None:
-    """The run if it belongs to one of the organisation's integrations."""
-    return (
-        SyncRun.select(SyncRun, Integration)
-        .join(Integration)
-        .where((SyncRun.id == run_id) & (Integration.organization == organization_id))
-        .first()
-    )
-
-
-def failed_items(run: SyncRun) -> list[ExportItem]:
-    """The claims this run could not export (or left pending), with their claim rows."""
-    return list(
-        ExportItem.select(ExportItem, ExpenseClaim)
-        .join(ExpenseClaim)
-        .where((ExportItem.run == run.id) & (ExportItem.status != "exported"))
-        .order_by(ExpenseClaim.claim_number)
-    )
-
-
-def recent_runs(integration_id: int, limit: int = 30) -> list[SyncRun]:
-    """The latest runs, newest first."""
-    return list(
-        SyncRun.select()
-        .where(SyncRun.integration == integration_id)
-        .order_by(SyncRun.id.desc())
-        .limit(limit)
-    )
-
-
-__all__ = [
-    "ACTIVE",
-    "EXPORTABLE",
-    "Export",
-    "Started",
-    "active_run",
-    "bilingual",
-    "close_abandoned",
-    "create_retry",
-    "enqueue_run",
-    "execute",
-    "export_lock",
-    "failed_items",
-    "finish",
-    "job_id_for_run",
-    "job_id_for_slot",
-    "recent_runs",
-    "retry_run",
-    "run_for_org",
-    "start_manual",
-    "start_now",
-]

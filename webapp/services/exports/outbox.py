@@ -1,0 +1,123 @@
+"""The export items written before and after each batch is sent (one statement per batch), and
+the claims loaded for a batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from adapters.types import Text
+from webapp.db import db, is_postgres
+from webapp.mapping import (
+    ClaimData,
+    LineData,
+)
+from webapp.models import (
+    ExpenseClaim,
+    ExpenseClaimLine,
+)
+
+_ON_CONFLICT = (
+    "ON CONFLICT (integration_id, claim_id) DO UPDATE SET run_id = excluded.run_id, "
+    "reference = excluded.reference, status = excluded.status, "
+    "external_id = excluded.external_id, error = excluded.error, "
+    "updated_at = excluded.updated_at WHERE export_item.status <> 'exported'"
+)
+_COLUMNS = (
+    "export_item (integration_id, claim_id, run_id, reference, status, external_id, error, "
+    "created_at, updated_at)"
+)
+UPSERT_ITEMS_PG = (
+    f"INSERT INTO {_COLUMNS} SELECT %s, t.claim, %s, t.reference, t.status, t.external, "
+    "t.error, %s, %s FROM unnest(%s::int[], %s::text[], %s::text[], %s::text[], %s::text[]) "
+    f"AS t(claim, reference, status, external, error) {_ON_CONFLICT} RETURNING claim_id"
+)
+UPSERT_ITEM_SQLITE = f"INSERT INTO {_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) {_ON_CONFLICT}"
+
+
+_LINES_PG = (
+    "SELECT claim_id, id, date, expense_type, amount, km, description, department, project, "
+    "vat_code, position FROM expense_claim_line WHERE claim_id = ANY(%s) "
+    "ORDER BY claim_id, position, id"
+)
+_CLAIMS_PG = (
+    "SELECT id, claim_number, claimant_name, claimant_email, claimant_number, purpose, "
+    "department, project, approved_at, submitted_at FROM expense_claim WHERE id = ANY(%s)"
+)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    return value.replace(tzinfo=dt.UTC) if value is not None else None
+
+
+def load_claims(ids: list[int]) -> list[ClaimData]:
+    """Claims and their lines as plain data, in the order of `ids` (two queries).
+
+    On PostgreSQL the driver already gives dates, `Decimal` amounts with two decimals and
+    naive UTC datetimes, so rows skip the ORM (it costs more than the export call).
+    """
+    if is_postgres():
+        lines: dict[int, list[LineData]] = {}
+        for claim_id, *values in db.execute_sql(_LINES_PG, (ids,)).fetchall():
+            lines.setdefault(claim_id, []).append(LineData(*values))
+        claims = {}
+        for row in db.execute_sql(_CLAIMS_PG, (ids,)).fetchall():
+            claims[row[0]] = ClaimData(
+                *row[:8], _aware(row[8]), _aware(row[9]), lines=tuple(lines.get(row[0], ()))
+            )
+        return [claims[claim_id] for claim_id in ids if claim_id in claims]
+    return _load_claims_orm(ids)
+
+
+def _load_claims_orm(ids: list[int]) -> list[ClaimData]:
+    lines: dict[int, list[LineData]] = {}
+    query = (
+        ExpenseClaimLine.select(
+            ExpenseClaimLine.claim,
+            ExpenseClaimLine.id,
+            ExpenseClaimLine.date,
+            ExpenseClaimLine.expense_type,
+            ExpenseClaimLine.amount,
+            ExpenseClaimLine.km,
+            ExpenseClaimLine.description,
+            ExpenseClaimLine.department,
+            ExpenseClaimLine.project,
+            ExpenseClaimLine.vat_code,
+            ExpenseClaimLine.position,
+        )
+        .where(ExpenseClaimLine.claim.in_(ids))
+        .order_by(ExpenseClaimLine.claim, ExpenseClaimLine.position, ExpenseClaimLine.id)
+        .tuples()
+    )
+    for claim_id, *values in query:
+        lines.setdefault(claim_id, []).append(LineData(*values))
+    claims = {}
+    query = (
+        ExpenseClaim.select(
+            ExpenseClaim.id,
+            ExpenseClaim.claim_number,
+            ExpenseClaim.claimant_name,
+            ExpenseClaim.claimant_email,
+            ExpenseClaim.claimant_number,
+            ExpenseClaim.purpose,
+            ExpenseClaim.department,
+            ExpenseClaim.project,
+            ExpenseClaim.approved_at,
+            ExpenseClaim.submitted_at,
+        )
+        .where(ExpenseClaim.id.in_(ids))
+        .tuples()
+    )
+    for values in query:
+        claims[values[0]] = ClaimData(*values, lines=tuple(lines.get(values[0], ())))
+    return [claims[claim_id] for claim_id in ids if claim_id in claims]
+
+
+NO_CREDENTIALS = Text(
+    "Det finnes ingen lagrede påloggingsopplysninger for integrasjonen. Legg dem inn på nytt.",
+    "The integration has no saved credentials. Enter them again.",
+)
+UNREADABLE_CREDENTIALS = Text(
+    "De lagrede påloggingsopplysningene kan ikke leses lenger og må legges inn på nytt.",
+    "The saved credentials can no longer be read and must be entered again.",
+)
