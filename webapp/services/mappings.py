@@ -33,7 +33,7 @@ from adapters import get_adapter, get_type
 from adapters.types import IntegrationType, TargetField, Text, Voucher
 from webapp import mapping as resolver
 from webapp.db import db, utcnow
-from webapp.i18n import format_local
+from webapp.i18n import current_locale, format_local
 from webapp.mapping import CATALOGUE, MappingRow
 from webapp.models import (
     ExpenseClaim,
@@ -848,17 +848,17 @@ def refresh_references(integration: Integration) -> dict[str, int]:
 
 
 def local_time(value: dt.datetime, time_zone: str) -> str:
-    """An instant as the organisation reads it: 24.11.2026 14:05 in its time zone."""
-    return format_local(value, _zone(time_zone).key, "nb", "numeric")
+    """An instant as the organisation reads it, in the reader's language and its time zone."""
+    return format_local(value, _zone(time_zone).key, current_locale(), "numeric")
 
 
 def clock_time(value: dt.datetime, time_zone: str) -> str:
-    """14:05 when it was today in the organisation's time zone, else 14:05 (24.11.2026)."""
+    """14:05 when it was today in the organisation's time zone, else with the date too."""
     zone = _zone(time_zone)
     local = value.astimezone(zone)
     if local.date() == dt.datetime.now(zone).date():
         return local.strftime("%H:%M")
-    return local.strftime("%H:%M (%d.%m.%Y)")
+    return format_local(value, zone.key, current_locale(), "numeric")
 
 
 def _zone(time_zone: str) -> ZoneInfo:
