@@ -1,0 +1,99 @@
+"""The preview: the latest approved claims resolved with the stored mapping, as the exact
+requests the adapter would send.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from adapters import get_adapter
+from adapters.types import IntegrationType, Voucher
+from webapp import mapping as resolver
+from webapp.models import (
+    ExpenseClaim,
+    Integration,
+)
+from webapp.services.mappings.rows import PREVIEW_CHOICES, stored_rows
+from webapp.services.providers import adapter_settings
+
+# ---------------------------------------------------------------------------------------------
+# Preview
+
+
+@dataclass
+class ClaimPreview:
+    claim: ExpenseClaim
+    voucher: Voucher | None
+    errors: list[resolver.ClaimError]
+    payload: str
+
+
+def sample_claims(integration: Integration, limit: int = PREVIEW_CHOICES) -> list[ExpenseClaim]:
+    """The organisation's latest approved claims, newest first."""
+    return list(
+        ExpenseClaim.select()
+        .where(
+            (ExpenseClaim.organization == integration.organization_id)
+            & (ExpenseClaim.status == "approved")
+        )
+        .order_by(ExpenseClaim.approved_at.desc(nulls="LAST"), ExpenseClaim.id.desc())
+        .limit(limit)
+    )
+
+
+def preview(
+    integration: Integration, itype: IntegrationType, claims: Iterable[ExpenseClaim]
+) -> list[ClaimPreview]:
+    """Resolve the claims with the stored mapping: each claim's payload or its errors."""
+    claims = list(claims)
+    rows = list(stored_rows(integration).values())
+    data = [resolver.ClaimData.from_model(claim) for claim in claims]
+    vouchers, errors = resolver.resolve_claims(
+        itype,
+        rows,
+        data,
+        integration_id=integration.id,
+        tz=integration.organization.time_zone,
+    )
+    by_claim = {v.claim_id: v for v in vouchers}
+    adapter = _preview_adapter(integration, itype)
+    out = []
+    for claim in claims:
+        voucher = by_claim.get(claim.id)
+        mine = [e for e in errors if e.claim_id == claim.id]
+        payload = payload_text(adapter, voucher) if voucher is not None else ""
+        out.append(ClaimPreview(claim, voucher, mine, payload))
+    return out
+
+
+def payload_text(adapter, voucher: Voucher) -> str:
+    """The exact requests the adapter would send for this voucher, as JSON."""
+    return json.dumps(adapter.payload([voucher]), ensure_ascii=False, indent=2, default=_json_value)
+
+
+def _preview_adapter(integration: Integration, itype: IntegrationType):
+    """An adapter holding only the non-secret settings: enough to build payloads."""
+    from webapp.vault import VaultError, get_vault
+
+    values: dict[str, str] = {}
+    version = integration.active_credential_version or integration.pending_credential_version
+    for field in itype.credential_fields:
+        if field.secret or version is None:
+            continue
+        try:
+            values[field.name] = get_vault().open_field(integration, version, field.name)
+        except VaultError:
+            continue  # a missing optional field, or one that must be entered again
+    return get_adapter(itype.key)(values, adapter_settings())
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return str(value)

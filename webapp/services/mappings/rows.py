@@ -1,0 +1,248 @@
+"""The editor's rows (target fields in the editor's order, required first, with their stored
+problems) and the accounting system's codes, cached per integration in ReferenceCache, with
+the codes in the mapping that the system does not have.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from adapters import get_adapter, get_type
+from adapters.types import IntegrationType, TargetField, Text
+from webapp import mapping as resolver
+from webapp.db import db, utcnow
+from webapp.mapping import MappingRow
+from webapp.models import (
+    FieldMapping,
+    Integration,
+    ReferenceCache,
+)
+from webapp.services.providers import adapter_settings
+
+NONE = "none"
+KINDS = (NONE, "field", "constant", "lookup", "template")
+# Transforms the form offers for each target data type (others make no sense there).
+TRANSFORMS_FOR = {
+    "text": ("date_format", "truncate", "default"),
+    "code": ("date_format", "truncate", "default"),
+    "date": ("default",),
+    "decimal": ("sign", "round", "default"),
+    "integer": ("sign", "default"),
+}
+DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y")
+PREVIEW_DEFAULT = 5
+PREVIEW_CHOICES = 10
+MAX_ENTRIES = 500
+# Approved claims whose lookup keys are checked when a lookup table has no default.
+KEY_SAMPLE = 1000
+
+
+class InvalidMapping(Exception):
+    """A change that would leave the row invalid; `message` says what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotConnected(Exception):
+    """The integration has no saved credentials, so the system cannot be asked."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows
+
+
+@dataclass(frozen=True)
+class CodeFlag:
+    """A code typed into the mapping that the accounting system does not have."""
+
+    target: str
+    kind: str
+    code: str
+    closest: tuple[str, ...]
+
+
+@dataclass
+class RowState:
+    """One target field as the editor shows it."""
+
+    target: str
+    field: TargetField | None
+    row: MappingRow | None
+    error: Text | None = None
+    flags: list[CodeFlag] = dataclasses.field(default_factory=list)
+
+    @property
+    def label(self) -> Text:
+        return self.field.label if self.field else Text(self.target, self.target)
+
+    @property
+    def required(self) -> bool:
+        return bool(self.field and self.field.required)
+
+    @property
+    def kind(self) -> str:
+        return self.row.kind if self.row else NONE
+
+    def flagged(self, code: str) -> CodeFlag | None:
+        return next((f for f in self.flags if f.code == str(code).strip()), None)
+
+
+def ordered_targets(itype: IntegrationType) -> list[TargetField]:
+    """The type's target fields, required ones first, otherwise in the type's order."""
+    fields = [f for f in itype.target_fields if f.name != resolver.AMOUNT]
+    return [f for f in fields if f.required] + [f for f in fields if not f.required]
+
+
+def stored_rows(integration: Integration) -> dict[str, MappingRow]:
+    models = FieldMapping.select().where(FieldMapping.integration == integration)
+    return {row.target: row for row in resolver.rows_from_models(models)}
+
+
+def editor_rows(
+    integration: Integration,
+    itype: IntegrationType,
+    rows: Mapping[str, MappingRow] | None = None,
+    caches: Mapping[str, ReferenceCache] | None = None,
+) -> list[RowState]:
+    """Every target field with its stored row, what is wrong with it and unknown codes."""
+    rows = stored_rows(integration) if rows is None else rows
+    caches = cached_references(integration) if caches is None else caches
+    missing = resolver.validate_mapping(itype, list(rows.values()))
+    states = []
+    for tf in ordered_targets(itype):
+        row = rows.get(tf.name)
+        error = resolver.validate_row(itype, row) if row else missing.get(tf.name)
+        flags = code_flags(itype, [row], caches) if row else []
+        states.append(RowState(tf.name, tf, row, error, flags))
+    known = {tf.name for tf in itype.target_fields}
+    for target, row in rows.items():
+        if target not in known:
+            states.append(RowState(target, None, row, resolver.validate_row(itype, row)))
+    return states
+
+
+def target_field(itype: IntegrationType, target: str) -> TargetField | None:
+    try:
+        return itype.target_field(target)
+    except KeyError:
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Reference data
+
+
+@dataclass
+class ReferenceState:
+    """What the editor knows about the accounting system's codes."""
+
+    kinds: list[str]
+    caches: dict[str, ReferenceCache]
+    flags: list[tuple[RowState, CodeFlag]] = dataclasses.field(default_factory=list)
+    checked_codes: int = 0
+
+    @property
+    def refreshed_at(self) -> dt.datetime | None:
+        times = [c.refreshed_at for c in self.caches.values()]
+        return max(times) if times else None
+
+    @property
+    def complete(self) -> bool:
+        return all(kind in self.caches for kind in self.kinds)
+
+
+def reference_kinds(itype: IntegrationType) -> list[str]:
+    """Reference kinds the type's target fields name, in order, that the system can list."""
+    allowed = itype.extra.get("reference_kinds")
+    kinds: list[str] = []
+    for tf in itype.target_fields:
+        kind = tf.reference
+        if kind is None or kind in kinds:
+            continue
+        if isinstance(allowed, tuple | list) and kind not in allowed:
+            continue
+        kinds.append(kind)
+    return kinds
+
+
+def cached_references(integration: Integration) -> dict[str, ReferenceCache]:
+    return {
+        c.kind: c for c in ReferenceCache.select().where(ReferenceCache.integration == integration)
+    }
+
+
+def code_flags(
+    itype: IntegrationType,
+    rows: Iterable[MappingRow | None],
+    caches: Mapping[str, ReferenceCache],
+) -> list[CodeFlag]:
+    """Typed codes the cached reference data does not have, with the closest known codes."""
+    flags = []
+    for target, kind, code in resolver.used_codes(itype, [r for r in rows if r is not None]):
+        cache = caches.get(kind)
+        if cache is None:
+            continue
+        known = [str(item[0]) for item in cache.items or [] if item]
+        if code not in known:
+            closest = tuple(resolver.closest_codes(code, known))
+            flags.append(CodeFlag(target, kind, code, closest))
+    return flags
+
+
+def reference_state(
+    integration: Integration, itype: IntegrationType, rows: list[RowState] | None = None
+) -> ReferenceState:
+    caches = cached_references(integration)
+    state = ReferenceState(reference_kinds(itype), caches)
+    rows = editor_rows(integration, itype, caches=caches) if rows is None else rows
+    stored = [r.row for r in rows if r.row is not None]
+    state.checked_codes = sum(
+        1 for _target, kind, _code in resolver.used_codes(itype, stored) if kind in caches
+    )
+    state.flags = [(r, flag) for r in rows for flag in r.flags]
+    return state
+
+
+def refresh_references(integration: Integration) -> dict[str, int]:
+    """Fetch every reference kind the type uses and replace the cache; kind → count.
+
+    Raises NotConnected without saved credentials, `VaultError` when they cannot be read and
+    an `AdapterError` when the system refuses; the cache is then left as it was.
+    """
+    from webapp.vault import get_vault
+
+    itype = get_type(integration.type_key)
+    kinds = reference_kinds(itype)
+    if not kinds:
+        return {}
+    if integration.active_credential_version is None:
+        raise NotConnected(integration.id)
+    credentials = get_vault().open_set(integration, integration.active_credential_version)
+    # A coordinator waits for this page: fewer, shorter retries than a background export.
+    settings = dataclasses.replace(
+        adapter_settings(),
+        max_attempts=min(adapter_settings().max_attempts, 2),
+        max_retry_seconds=min(adapter_settings().max_retry_seconds, 5.0),
+        read_timeout=min(adapter_settings().read_timeout, 15.0),
+    )
+    adapter = get_adapter(integration.type_key)(credentials, settings)
+    fetched = {kind: adapter.reference_data(kind) for kind in kinds}
+    now = utcnow()
+    with db.atomic():
+        for kind, items in fetched.items():
+            values = [[item.code, item.description] for item in items]
+            updated = (
+                ReferenceCache.update(items=values, refreshed_at=now)
+                .where((ReferenceCache.integration == integration) & (ReferenceCache.kind == kind))
+                .execute()
+            )
+            if not updated:
+                ReferenceCache.create(
+                    integration=integration, kind=kind, items=values, refreshed_at=now
+                )
+    return {kind: len(items) for kind, items in fetched.items()}
