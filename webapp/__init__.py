@@ -277,6 +277,8 @@ def _register_handlers(app: Flask) -> None:
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("X-Frame-Options", "DENY")
+        if app.config.get("HSTS"):
+            headers.setdefault("Strict-Transport-Security", app.config["HSTS"])
         if g.get("user") is not None and request.endpoint != "static":
             # Signed-in pages are never stored by browsers, proxies or the service worker.
             headers["Cache-Control"] = "no-store"
@@ -285,11 +287,12 @@ def _register_handlers(app: Flask) -> None:
 
 def _register_template_helpers(app: Flask) -> None:
     from webapp.i18n import current_locale, text
+    from webapp.urls import local_path
 
     def lang_url(lang: str) -> str:
         """The current page in another language (works on error pages too)."""
         args = request.args.to_dict()
         args["lang"] = lang
-        return f"{request.path}?{urlencode(args)}"
+        return f"{local_path(request.path)}?{urlencode(args)}"
 
     app.jinja_env.globals.update(text=text, current_locale=current_locale, lang_url=lang_url)

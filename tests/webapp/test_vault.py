@@ -614,6 +614,7 @@ def test_production_refuses_a_missing_or_broken_keyring_file(tmp_path):
         init_app(_app(tmp_path, ENV_NAME="production", VAULT_KEYRING_FILE=str(path)))
     assert not path.exists()
     path.write_text('{"active": "k1", "keys": {"k1": "short"}}')
+    path.chmod(0o600)  # private, as production requires, but broken
     with pytest.raises(ConfigurationError, match="unusable"):
         init_app(_app(tmp_path, ENV_NAME="production", VAULT_KEYRING_FILE=str(path)))
 

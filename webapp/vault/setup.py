@@ -34,6 +34,8 @@ def keyring_store_for(app) -> KeyringStore:
         store = FileKeyringStore(path)
         if env_name != "production" and not store.exists():
             _create_dev_keyring(store, env_name)
+        if env_name == "production":
+            _refuse_shared_file(store)
         return store
     if env_name == "production":
         raise ConfigurationError(
@@ -46,6 +48,19 @@ def keyring_store_for(app) -> KeyringStore:
     if not store.exists():
         _create_dev_keyring(store, env_name)
     return store
+
+
+def _refuse_shared_file(store: FileKeyringStore) -> None:
+    """Production keeps its keys to itself: a keyring others may read or write is refused."""
+    try:
+        mode = store.path.stat().st_mode
+    except OSError:
+        return  # FileKeyringStore.load names the unreadable file
+    if mode & 0o077:
+        raise ConfigurationError(
+            f"{FILE_ENV}: the vault keyring {str(store.path)!r} can be read or changed by other "
+            f"users (mode {mode & 0o777:o}); run chmod 600 on it"
+        )
 
 
 def _create_dev_keyring(store: FileKeyringStore, env_name: str) -> None:

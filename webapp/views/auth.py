@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from flask_babel import gettext as _
 
 from webapp.services import users
+from webapp.urls import safe_next
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 log = logging.getLogger("ledgerlink.auth")
@@ -37,13 +38,6 @@ def _provider():
     return oauth.create_client("oidc")
 
 
-def _safe_next(target: str | None) -> str | None:
-    # Only paths on this site: never an open redirect.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return None
-
-
 def _problem(title: str, message: str, status: int):
     return render_template("auth/problem.html", title=title, message=message), status
 
@@ -53,7 +47,7 @@ def login():
     """Show the sign-in page; `?start=1` goes on to the identity provider."""
     if g.user is not None:
         return redirect(url_for("home.index"))
-    nxt = _safe_next(request.args.get("next"))
+    nxt = safe_next(request.args.get("next"))
     if nxt:
         session["next"] = nxt
     provider = _provider()
@@ -134,11 +128,13 @@ def callback():
             ),
             409,
         )
+    # Read where the person was going before the session is renewed for the signed-in user.
+    next_path = safe_next(session.get("next"))
     session.clear()
     session["user_id"] = user.id
     if not user.is_platform_admin and not user.memberships.count():
         return redirect(url_for("auth.no_access"))
-    return redirect(_safe_next(session.pop("next", None)) or url_for("home.index"))
+    return redirect(next_path or url_for("home.index"))
 
 
 @bp.get("/no-access")

@@ -34,7 +34,6 @@ from webapp.services.exports.outbox import UPSERT_ITEM_SQLITE, UPSERT_ITEMS_PG, 
 from webapp.services.exports.run import Export, execute
 from webapp.services.exports.settings import (
     ACTIVE,
-    DEFAULTS,
     EXPORTABLE,
     JOB,
     LOCK_CLASS,
@@ -60,7 +59,6 @@ from webapp.services.exports.start import (
 
 __all__ = [
     "ACTIVE",
-    "DEFAULTS",
     "EXPORTABLE",
     "Export",
     "JOB",

@@ -5,7 +5,6 @@ the helpers for its bilingual messages.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 
 from flask import current_app, has_app_context
@@ -13,6 +12,7 @@ from flask_babel import force_locale
 
 from adapters import get_type
 from adapters.types import Text
+from webapp.config import EXPORT_DEFAULTS
 from webapp.i18n import current_locale
 from webapp.models import (
     Integration,
@@ -30,38 +30,12 @@ ACTIVE = ("queued", "running")
 # First key of the PostgreSQL advisory lock an export holds; the second is the integration id.
 LOCK_CLASS = 0x4C4C
 
-DEFAULTS = {
-    # Tries of one batch inside a run when the provider fails transiently (reconciling first).
-    "EXPORT_SEND_ATTEMPTS": 3,
-    "EXPORT_SEND_BACKOFF": 2.0,
-    # Seconds before each automatic `retry` run after a run failed transiently.
-    "EXPORT_RETRY_DELAYS": (120, 600),
-    # How long a job waits for another export of the same integration to finish.
-    "EXPORT_LOCK_WAIT": 10.0,
-    # After a call that got no answer (timeout, connection lost) the provider may still be
-    # storing what it received: wait this long before asking it what it has.
-    "EXPORT_SETTLE_SECONDS": 30.0,
-    # Longest wait the job honours when the provider asks it to slow down.
-    "EXPORT_MAX_RETRY_WAIT": 60.0,
-    # Claims read and resolved at a time.
-    "EXPORT_CLAIM_CHUNK": 500,
-    # Voucher lines per call, when lower than the provider's own limit (smaller batches show
-    # progress sooner and lose less to an interruption).
-    "EXPORT_BATCH_LINES": None,
-}
-
 
 def setting(name: str):
-    """An export setting: app config, else `LEDGERLINK_<NAME>` in the environment, else default."""
+    """An export setting from the app's configuration (webapp.config reads the environment)."""
     if has_app_context() and name in current_app.config:
         return current_app.config[name]
-    raw = os.environ.get(f"LEDGERLINK_{name}")
-    if raw is not None:
-        default = DEFAULTS[name]
-        if isinstance(default, tuple):
-            return tuple(float(part) for part in raw.split(",") if part.strip())
-        return float(raw) if default is None or isinstance(default, float) else int(raw)
-    return DEFAULTS[name]
+    return EXPORT_DEFAULTS[name]
 
 
 def bilingual(render: Callable[[], str]) -> dict[str, str]:
