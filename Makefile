@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install assets translations chromium services lint format bench lock clean
+.PHONY: run test install assets translations chromium services lint typecheck check format bench lock clean
 
 run: install
 	$(PY) -m webapp.cli.run_embedded
@@ -40,6 +40,12 @@ chromium:
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+# What CI runs before the tests (and .pre-commit-config.yaml locally): lint, format, types.
+check: lint typecheck
 
 format: install
 	$(VENV)/bin/ruff format .

@@ -28,14 +28,15 @@ def select_locale() -> str:
     if chosen:
         session["lang"] = chosen
         return chosen
-    if _normalise(session.get("lang")):
-        return session["lang"]
+    candidates = [session.get("lang")]
     org = g.get("org")
-    if org is not None and _normalise(org.default_locale):
-        return _normalise(org.default_locale)
-    for tag, _quality in request.accept_languages:
-        if _normalise(tag):
-            return _normalise(tag)
+    if org is not None:
+        candidates.append(org.default_locale)
+    candidates += [tag for tag, _quality in request.accept_languages]
+    for candidate in candidates:
+        locale = _normalise(candidate)
+        if locale:
+            return locale
     return "nb"
 
 

@@ -33,6 +33,9 @@ SOURCE_KINDS = ("field", "constant", "lookup", "template")
 
 
 class BaseModel(Model):
+    """Each foreign key `x` also has its column `x_id`, annotated beside it for the type
+    checker (peewee adds the attribute itself)."""
+
     class Meta:
         database = db
         legacy_table_names = False
@@ -74,10 +77,13 @@ class Membership(BaseModel):
 
     id = AutoField()
     organization = ForeignKeyField(Organization, backref="memberships", on_delete="CASCADE")
+    organization_id: int
     email = CharField(max_length=320)
     user = ForeignKeyField(User, null=True, backref="memberships", on_delete="CASCADE")
+    user_id: int | None
     role = CharField(max_length=32, default="coordinator")
     invited_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    invited_by_id: int | None
     created_at = UTCDateTimeField(default=utcnow)
 
     class Meta:
@@ -91,6 +97,7 @@ class Membership(BaseModel):
 class Integration(BaseModel):
     id = AutoField()
     organization = ForeignKeyField(Organization, backref="integrations", on_delete="CASCADE")
+    organization_id: int
     type_key = CharField(max_length=64)
     name = CharField(max_length=200)
     status = CharField(max_length=32, default="draft", index=True)
@@ -112,8 +119,10 @@ class Integration(BaseModel):
     reauth_reason = JSONTextField(null=True)
     created_at = UTCDateTimeField(default=utcnow)
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_by_id: int | None
     updated_at = UTCDateTimeField(default=utcnow)
     updated_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    updated_by_id: int | None
 
     @classmethod
     def for_org(cls, organization_id: int, integration_id: int) -> Integration:
@@ -126,6 +135,7 @@ class IntegrationCredential(BaseModel):
 
     id = AutoField()
     integration = ForeignKeyField(Integration, backref="credentials", on_delete="CASCADE")
+    integration_id: int
     set_version = IntegerField()
     field_name = CharField(max_length=64)
     token = TextField()
@@ -133,6 +143,7 @@ class IntegrationCredential(BaseModel):
     fingerprint = CharField(max_length=64)
     created_at = UTCDateTimeField(default=utcnow)
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_by_id: int | None
 
     class Meta:
         indexes = ((("integration", "set_version", "field_name"), True),)
@@ -141,6 +152,7 @@ class IntegrationCredential(BaseModel):
 class FieldMapping(BaseModel):
     id = AutoField()
     integration = ForeignKeyField(Integration, backref="mappings", on_delete="CASCADE")
+    integration_id: int
     target = CharField(max_length=64)
     source_kind = CharField(max_length=16)
     source_value = TextField(default="")
@@ -151,6 +163,7 @@ class FieldMapping(BaseModel):
     position = IntegerField(default=0)
     updated_at = UTCDateTimeField(default=utcnow)
     updated_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    updated_by_id: int | None
 
     class Meta:
         indexes = ((("integration", "target"), True),)
@@ -161,6 +174,7 @@ class SyncSchedule(BaseModel):
     integration = ForeignKeyField(
         Integration, backref="schedules", unique=True, on_delete="CASCADE"
     )
+    integration_id: int
     kind = CharField(max_length=16, default="manual")
     # Kind-specific settings, e.g. {"hours": 6} or {"time": "02:30", "days": [0, 3]}.
     expression = JSONTextField(default=dict)
@@ -174,6 +188,7 @@ class SyncSchedule(BaseModel):
 class SyncRun(BaseModel):
     id = AutoField()
     integration = ForeignKeyField(Integration, backref="runs", on_delete="CASCADE")
+    integration_id: int
     trigger = CharField(max_length=16)
     job_id = CharField(max_length=128, null=True, unique=True)
     status = CharField(max_length=16, default="queued", index=True)
@@ -187,6 +202,7 @@ class SyncRun(BaseModel):
     slot_at = UTCDateTimeField(null=True)
     created_at = UTCDateTimeField(default=utcnow)
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_by_id: int | None
     started_at = UTCDateTimeField(null=True)
     finished_at = UTCDateTimeField(null=True)
 
@@ -204,9 +220,11 @@ class ExpenseClaim(BaseModel):
 
     id = AutoField()
     organization = ForeignKeyField(Organization, backref="claims", on_delete="CASCADE")
+    organization_id: int
     integration = ForeignKeyField(
         Integration, null=True, backref="routed_claims", on_delete="SET NULL"
     )
+    integration_id: int | None
     external_id = CharField(max_length=200, null=True)
     # How the claim arrived: api, csv, seed (or "" for rows from before the API).
     source = CharField(max_length=16, default="")
@@ -237,6 +255,7 @@ class ExpenseClaim(BaseModel):
 class ExpenseClaimLine(BaseModel):
     id = AutoField()
     claim = ForeignKeyField(ExpenseClaim, backref="lines", on_delete="CASCADE")
+    claim_id: int
     position = IntegerField(default=0)
     date = DateField()
     expense_type = CharField(max_length=64)
@@ -260,8 +279,11 @@ class ExportItem(BaseModel):
 
     id = AutoField()
     integration = ForeignKeyField(Integration, on_delete="CASCADE")
+    integration_id: int
     claim = ForeignKeyField(ExpenseClaim, unique=True, on_delete="CASCADE")
+    claim_id: int
     run = ForeignKeyField(SyncRun, backref="items", on_delete="CASCADE")
+    run_id: int
     reference = CharField(max_length=64)
     # pending (sent, outcome unknown), exported, failed
     status = CharField(max_length=16, default="pending")
@@ -283,8 +305,11 @@ class ExportDuplicate(BaseModel):
 
     id = AutoField()
     organization = ForeignKeyField(Organization, on_delete="CASCADE")
+    organization_id: int
     integration = ForeignKeyField(Integration, on_delete="CASCADE")
+    integration_id: int
     claim = ForeignKeyField(ExpenseClaim, on_delete="CASCADE")
+    claim_id: int
     run_id = IntegerField(null=True)
     reference = CharField(max_length=64)
     status = CharField(max_length=16)
@@ -298,11 +323,14 @@ class RoutingRule(BaseModel):
 
     id = AutoField()
     organization = ForeignKeyField(Organization, backref="routing_rules", on_delete="CASCADE")
+    organization_id: int
     integration = ForeignKeyField(Integration, on_delete="CASCADE")
+    integration_id: int
     department = CharField(max_length=64, default="")
     project = CharField(max_length=64, default="")
     created_at = UTCDateTimeField(default=utcnow)
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_by_id: int | None
 
     class Meta:
         indexes = ((("organization", "department", "project"), True),)
@@ -313,6 +341,7 @@ class ApiKey(BaseModel):
 
     id = AutoField()
     organization = ForeignKeyField(Organization, backref="api_keys", on_delete="CASCADE")
+    organization_id: int
     name = CharField(max_length=100)
     # The first characters of the key, shown in lists so people can tell keys apart.
     prefix = CharField(max_length=32, unique=True)
@@ -320,9 +349,11 @@ class ApiKey(BaseModel):
     scopes = JSONTextField(default=list)
     created_at = UTCDateTimeField(default=utcnow)
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_by_id: int | None
     last_used_at = UTCDateTimeField(null=True)
     revoked_at = UTCDateTimeField(null=True)
     revoked_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    revoked_by_id: int | None
 
     @property
     def is_revoked(self) -> bool:
@@ -334,6 +365,7 @@ class IdempotencyKey(BaseModel):
 
     id = AutoField()
     organization = ForeignKeyField(Organization, on_delete="CASCADE")
+    organization_id: int
     key = CharField(max_length=255)
     request_hash = CharField(max_length=64)
     status_code = IntegerField(null=True)
@@ -349,6 +381,7 @@ class WebhookEndpoint(BaseModel):
 
     id = AutoField()
     organization = ForeignKeyField(Organization, backref="webhook_endpoints", on_delete="CASCADE")
+    organization_id: int
     url = CharField(max_length=2000)
     description = CharField(max_length=200, default="")
     events = JSONTextField(default=list)
@@ -357,6 +390,7 @@ class WebhookEndpoint(BaseModel):
     enabled = BooleanField(default=True)
     created_at = UTCDateTimeField(default=utcnow)
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_by_id: int | None
 
 
 class OutboxEvent(BaseModel):
@@ -364,6 +398,7 @@ class OutboxEvent(BaseModel):
 
     id = AutoField()
     organization = ForeignKeyField(Organization, on_delete="CASCADE")
+    organization_id: int
     # Stable id sent as `webhook-id`, so receivers can drop repeats.
     message_id = CharField(max_length=64, unique=True)
     event_type = CharField(max_length=64)
@@ -377,7 +412,9 @@ class WebhookDelivery(BaseModel):
 
     id = AutoField()
     event = ForeignKeyField(OutboxEvent, backref="deliveries", on_delete="CASCADE")
+    event_id: int
     endpoint = ForeignKeyField(WebhookEndpoint, backref="deliveries", on_delete="CASCADE")
+    endpoint_id: int
     attempt = IntegerField(default=1)
     # pending, succeeded, failed (a retry is scheduled), gave_up
     status = CharField(max_length=16, default="pending")
@@ -393,6 +430,7 @@ class ConnectionTest(BaseModel):
 
     id = AutoField()
     integration = ForeignKeyField(Integration, backref="tests", on_delete="CASCADE")
+    integration_id: int
     credential_version = IntegerField()
     fingerprint = CharField(max_length=64)
     job_id = CharField(max_length=128, null=True)
@@ -400,6 +438,7 @@ class ConnectionTest(BaseModel):
     status = CharField(max_length=16, default="queued")
     checks = JSONTextField(null=True)
     requested_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    requested_by_id: int | None
     created_at = UTCDateTimeField(default=utcnow, index=True)
     finished_at = UTCDateTimeField(null=True)
 
@@ -409,6 +448,7 @@ class ReferenceCache(BaseModel):
 
     id = AutoField()
     integration = ForeignKeyField(Integration, on_delete="CASCADE")
+    integration_id: int
     kind = CharField(max_length=32)
     items = JSONTextField(default=list)
     refreshed_at = UTCDateTimeField(default=utcnow)
@@ -422,7 +462,9 @@ class AuditEvent(BaseModel):
 
     id = AutoField()
     organization = ForeignKeyField(Organization, null=True, on_delete="CASCADE")
+    organization_id: int | None
     actor = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    actor_id: int | None
     actor_label = CharField(max_length=320, default="")
     action = CharField(max_length=64)
     target_type = CharField(max_length=32, default="")

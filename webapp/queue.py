@@ -30,13 +30,14 @@ class JobQueue:
         self.app = app
         url = app.config.get("REDIS_URL")
         self.in_process = url is None
+        self.connection: Redis
         if self.in_process:
             import fakeredis
 
             self.connection = fakeredis.FakeStrictRedis()
             self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rq-inproc")
         else:
-            self.connection = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+            self.connection = Redis.from_url(str(url), socket_connect_timeout=2, socket_timeout=5)
 
     def queue(self, name: str) -> Queue:
         if name not in QUEUES:

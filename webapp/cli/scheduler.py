@@ -34,7 +34,7 @@ def scheduler_cli(ctx: click.Context) -> None:
     signal.signal(signal.SIGINT, _stop)
     if not db.is_closed():
         db.close()  # the loop opens a connection per tick
-    run_forever(current_app._get_current_object(), stop)
+    run_forever(current_app._get_current_object(), stop)  # type: ignore[attr-defined]
 
 
 @scheduler_cli.command("tick")

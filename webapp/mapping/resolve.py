@@ -89,7 +89,7 @@ def resolve_claims(
         except Exception as exc:  # a bug in one claim must not stop the batch
             detail = _fmt(_F_UNEXPECTED, error=type(exc).__name__)
             result = _claim_errors(claim, [(None, None, detail, None)])
-        if type(result) is Voucher:
+        if isinstance(result, Voucher):
             vouchers.append(result)
         else:
             errors.extend(result)
@@ -149,6 +149,7 @@ def _resolve(
         lines = _claim_lines(lines, plan.itype, problems)
     base, balance = _claim_values(plan, claim, zone, problems)
     fill_line = plan.fill_line
+    assert fill_line is not None  # a plan without errors always has one
     out: list[dict[str, object]] = []
     total = _ZERO
     for number, ln in enumerate(lines, 1):
@@ -167,7 +168,8 @@ def _resolve(
         return _claim_errors(claim, problems)
     balance[AMOUNT] = _ZERO - total
     out.append(balance)
-    return Voucher(claim_id, reference, claim_id, out)
+    # A claim without an id got a problem from _reference above and returned already.
+    return Voucher(claim_id, reference, claim_id, out)  # type: ignore[arg-type]
 
 
 def _claim_values(
@@ -224,7 +226,7 @@ def _claim_lines(raw: object, itype: IntegrationType, problems: list[_Problem]) 
     lines: tuple[Any, ...] = ()
     if raw is not None and not isinstance(raw, str | bytes | dict):
         try:
-            lines = tuple(raw)  # type: ignore[call-overload]
+            lines = tuple(raw)  # type: ignore[arg-type]
         except TypeError:
             lines = ()
     if not lines:

@@ -151,7 +151,7 @@ def _str_getter(
             if not value:
                 return default
         if len(value) > longest:
-            return value[:cut_to].rstrip() if cut_to else too_long(value)
+            return value[:cut_to].rstrip() if cut_to or too_long is None else too_long(value)
         return value
 
     return get
@@ -377,7 +377,11 @@ def _template_part(name: str, spec: str) -> tuple[Getter, Callable[[Any], str]]:
             str(value) if as_text else value, spec
         )
     else:
-        convert = {"date": dt.date.isoformat, "decimal": _decimal_text}.get(dtype, str)
+        converters: dict[str, Callable[[Any], str]] = {
+            "date": dt.date.isoformat,
+            "decimal": _decimal_text,
+        }
+        convert = converters.get(dtype, str)
     if dtype in ("text", "code") and name not in _INHERITED:
         # Text goes in as stored, as in the one-go path of _template_getter.
         scope, attr = name.split(".", 1)
@@ -412,7 +416,7 @@ def _template_getter(
             filled[2 * i + 1] = "" if value is None else convert(value)
         return "".join(filled)
 
-    def render(c: Any, ln: Any, tz: dt.tzinfo) -> str | None:
+    def render(c: Any, ln: Any, tz: dt.tzinfo) -> object:
         if fetch is None:
             text = render_parts(c, ln, tz).strip()
         else:
@@ -425,7 +429,7 @@ def _template_getter(
         if not text:
             return default
         if len(text) > longest:
-            return text[:cut_to].rstrip() if cut_to else too_long(text)
+            return text[:cut_to].rstrip() if cut_to or too_long is None else too_long(text)
         return text
 
     return render

@@ -129,7 +129,7 @@ class MappingRow:
 
     def key(self) -> str:
         """A form that is equal exactly when the rows compile alike, for caching plans."""
-        transforms = self.transforms
+        transforms: object = self.transforms
         if isinstance(transforms, dict):
             transforms = sorted(transforms.items(), key=repr)
         # repr, not the values: 1, 1.0 and True are equal but are not the same mapping.

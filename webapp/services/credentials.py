@@ -237,7 +237,7 @@ def field_views(integration: Integration, version: int | None) -> tuple[list[Fie
     for f in itype.credential_fields:
         row = rows.get(f.name)
         value = ""
-        if row is not None and not f.secret:
+        if row is not None and version is not None and not f.secret:
             try:
                 value = vault.open_field(integration, version, f.name)
             except VaultError:

@@ -57,7 +57,10 @@ def organizations():
 def organization(org_id: int):
     """Edit an organisation and invite members."""
     org = _org(org_id)
-    values, errors, invite_values, invite_errors = {}, {}, {}, {}
+    values: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    invite_values: dict[str, str] = {}
+    invite_errors: dict[str, str] = {}
     if request.method == "POST" and request.form.get("action") == "update":
         values, errors = orgs.validate_org(request.form)
         if not errors:

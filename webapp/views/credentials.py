@@ -154,7 +154,9 @@ def _page(
         test = checks.expire_if_stale(test) if test is not None else None
     errors = dict(errors or {})
     fix = request.args.get("fix")
-    reauth = integration.reauth_reason if integration.status == "needs_reauth" else None
+    reauth: dict | None = (
+        integration.reauth_reason if integration.status == "needs_reauth" else None
+    )
     if reauth is None and request.args.get("reason") and integration.reauth_reason:
         reauth = integration.reauth_reason
     if reauth and test is not None and _older_than(test, reauth):
@@ -240,7 +242,8 @@ def test_panel(
     itype = get_type(integration.type_key)
     final = checks.is_final(test)
     can_save = (
-        final
+        test is not None
+        and final
         and test.status == "passed"
         and mode in ("wizard", "pending")
         and test.credential_version == integration.pending_credential_version

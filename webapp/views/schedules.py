@@ -33,7 +33,7 @@ def edit(integration_id: int):
         schedule, errors = parse_form(
             _parse_input(values), integration.organization.time_zone, anchor=now
         )
-        if not errors:
+        if schedule is not None and not errors:
             save_schedule(integration, schedule, g.user, now)
             flash(
                 _(

@@ -144,7 +144,7 @@ def _check_lines(claim: ClaimIn, where: str) -> list[tuple[str, str]]:
     for position, line in enumerate(claim.lines):
         if line.mileage is None:
             continue
-        expected = (line.mileage.km * line.mileage.rate).quantize(
+        expected = (Decimal(line.mileage.km) * Decimal(line.mileage.rate)).quantize(
             Decimal("0.01"), rounding=ROUND_HALF_UP
         )
         if expected != line.amount:

@@ -3,6 +3,8 @@ problem documents and the CSV import's row/column problems alike."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import gettext as _
 from pydantic import ValidationError
 
@@ -31,7 +33,7 @@ def from_validation(error: ValidationError, base: str = "") -> list[tuple[str, s
     return list(out.items())
 
 
-def _message(item: dict, where: str) -> str:
+def _message(item: Any, where: str) -> str:
     kind = item["type"]
     ctx = item.get("ctx") or {}
     field = where.rsplit("/", 1)[-1]

@@ -43,7 +43,7 @@ def describe(
     integrations = {
         i.id: i for i in Integration.select().where(Integration.id.in_(list(integration_ids)))
     }
-    if fresh:
+    if totals is not None and fresh:
         return [_one(c, None, integrations.get(c.integration_id), totals[c.id]) for c in claims]
     totals = {
         claim: (total, count)
@@ -193,6 +193,8 @@ def page(
         offset += len(batch)
         if len(batch) <= limit and len(result) < limit:
             return result, None
+    if last is None:
+        return result, None
     more = query.where(
         (ExpenseClaim.updated_at > last.updated_at)
         | ((ExpenseClaim.updated_at == last.updated_at) & (ExpenseClaim.id > last.id))

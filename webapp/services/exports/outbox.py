@@ -62,7 +62,7 @@ def load_claims(ids: list[int]) -> list[ClaimData]:
             lines.setdefault(claim_id, []).append(LineData(*values))
         claims = {}
         for row in db.execute_sql(_CLAIMS_PG, (ids,)).fetchall():
-            claims[row[0]] = ClaimData(
+            claims[row[0]] = ClaimData(  # type: ignore[misc,call-arg]
                 *row[:8], _aware(row[8]), _aware(row[9]), lines=tuple(lines.get(row[0], ()))
             )
         return [claims[claim_id] for claim_id in ids if claim_id in claims]
@@ -109,7 +109,7 @@ def _load_claims_orm(ids: list[int]) -> list[ClaimData]:
         .tuples()
     )
     for values in query:
-        claims[values[0]] = ClaimData(*values, lines=tuple(lines.get(values[0], ())))
+        claims[values[0]] = ClaimData(*values, lines=tuple(lines.get(values[0], ())))  # type: ignore[misc]
     return [claims[claim_id] for claim_id in ids if claim_id in claims]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -319,8 +320,9 @@ class Export:
                 rows.append((voucher.claim_id, voucher.reference, "exported", result.external_id))
                 self.exported += 1
             else:
-                error = {"nb": result.error.nb, "en": result.error.en, "code": result.provider_code}
-                rows.append((voucher.claim_id, voucher.reference, "failed", error))
+                text = result.error or Text("", "")
+                error = {"nb": text.nb, "en": text.en, "code": result.provider_code}
+                rows.append((voucher.claim_id, voucher.reference, "failed", error))  # type: ignore[arg-type]
                 self.failed += 1
         return rows
 
@@ -396,7 +398,7 @@ class Export:
             skipped_count=self.reconciled,
         ).where(SyncRun.id == self.run_row.id).execute()
 
-    def _counts(self) -> dict[str, int]:
+    def _counts(self) -> dict[str, Any]:
         return {
             "total_count": max(self.total, self.exported + self.failed),
             "exported_count": self.exported,

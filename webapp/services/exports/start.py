@@ -5,7 +5,9 @@ unique to it; finishing a run.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from flask_babel import gettext as _
 
@@ -155,10 +157,10 @@ def finish(
     run: SyncRun,
     status: str,
     *,
-    message: dict[str, str],
+    message: Mapping[str, str | None],
     error_kind: str | None = None,
     only_if: str | None = None,
-    **counts: int,
+    **counts: Any,
 ) -> None:
     """Drive a run to its final state (optionally only from a given state)."""
     query = SyncRun.update(

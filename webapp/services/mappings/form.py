@@ -194,7 +194,7 @@ def check_draft(
     if draft.kind == "lookup":
         _check_entries(itype, draft)
     row = draft.row()
-    if draft.errors:
+    if draft.errors or row is None:
         return row
     problem = resolver.validate_row(itype, row)
     if problem is not None:

@@ -9,9 +9,10 @@ import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import cast
 
 from adapters import get_adapter, get_type
-from adapters.types import IntegrationType, TargetField, Text
+from adapters.types import IntegrationType, ReferenceKind, TargetField, Text
 from webapp import mapping as resolver
 from webapp.db import db, utcnow
 from webapp.mapping import MappingRow
@@ -231,7 +232,7 @@ def refresh_references(integration: Integration) -> dict[str, int]:
         read_timeout=min(adapter_settings().read_timeout, 15.0),
     )
     adapter = get_adapter(integration.type_key)(credentials, settings)
-    fetched = {kind: adapter.reference_data(kind) for kind in kinds}
+    fetched = {kind: adapter.reference_data(cast(ReferenceKind, kind)) for kind in kinds}
     now = utcnow()
     with db.atomic():
         for kind, items in fetched.items():
