@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 from urllib.parse import urljoin
 
 import pytest
@@ -15,6 +16,16 @@ from oidc_provider_mock import run_server_in_thread
 from tests import factories, services
 
 os.environ.setdefault("LEDGERLINK_ENV", "testing")
+
+
+def _stop_gracefully(signum, frame):
+    # pytest tears down on KeyboardInterrupt; a run ended with SIGTERM (a CI time-out, `kill`)
+    # then still drops its database, releases its Redis number and stops its servers.
+    raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+
+def pytest_configure(config):
+    signal.signal(signal.SIGTERM, _stop_gracefully)
 
 
 @pytest.fixture(scope="session")
