@@ -22,6 +22,7 @@ from webapp.models import (
     SyncRun,
     SyncSchedule,
 )
+from webapp.services.claims import routing
 
 
 def connected_xledger(
@@ -54,6 +55,8 @@ def connected_xledger(
             for position, row in enumerate(rows)
         ]
     ).execute()
+    # As the wizard's save does: the organisation's first integration becomes its default.
+    routing.default_if_none(integration)
     return integration
 
 

@@ -71,7 +71,7 @@ def worker_env(app, redis_url, sandbox_server):
 def test_a_plain_rq_worker_runs_a_connection_test_and_an_export(
     app, make, sandbox, worker_env, tmp_path
 ):
-    """`rq worker --url $REDIS_URL checks exports`, exactly as the README's process model."""
+    """`rq worker --url $REDIS_URL checks exports webhooks`, as the README's process model."""
     org = make.org()
     integration = connected_xledger(org, sandbox.new_xledger_token())
     claim_ids = bulk_claims(org, 5)
@@ -82,7 +82,16 @@ def test_a_plain_rq_worker_runs_a_connection_test_and_an_export(
     rq = Path(sys.executable).with_name("rq")
     log = (tmp_path / "worker.log").open("w")
     worker = subprocess.Popen(
-        [str(rq), "worker", "--url", worker_env["REDIS_URL"], "--burst", "checks", "exports"],
+        [
+            str(rq),
+            "worker",
+            "--url",
+            worker_env["REDIS_URL"],
+            "--burst",
+            "checks",
+            "exports",
+            "webhooks",
+        ],
         cwd=ROOT,
         env=worker_env,
         stdout=log,

@@ -25,6 +25,7 @@ from webapp.db import db
 from webapp.i18n import text
 from webapp.models import ConnectionTest, Integration, IntegrationCredential, User
 from webapp.services import integrations
+from webapp.services.claims import routing
 from webapp.vault import VaultError, get_vault
 
 # What a password manager or a copy of a masked value looks like: only dots, stars, bullets.
@@ -346,20 +347,24 @@ def activate(
     old = integration.active_credential_version
     first_save = integration.status == "draft"
     status = "connected" if integration.status in ("draft", "needs_reauth") else integration.status
-    integration = integrations.change(
-        integration,
-        {
-            "active_credential_version": version,
-            "pending_credential_version": None,
-            "status": status,
-            "reauth_reason": None,
-            "wizard_step": "save",
-        },
-        actor=actor,
-        action="integration.saved" if first_save else "integration.credentials_rotated",
-        audit_fields=["active_credential_version", "status"],
-        expected_version=expected_version,
-    )
+    with db.atomic():
+        if first_save:
+            # The organisation's first integration becomes where claims go by default.
+            routing.default_if_none(integration, actor)
+        integration = integrations.change(
+            integration,
+            {
+                "active_credential_version": version,
+                "pending_credential_version": None,
+                "status": status,
+                "reauth_reason": None,
+                "wizard_step": "save",
+            },
+            actor=actor,
+            action="integration.saved" if first_save else "integration.credentials_rotated",
+            audit_fields=["active_credential_version", "status"],
+            expected_version=expected_version,
+        )
     if old is not None and old != version:
         # Only after the switch is committed: exports never see a missing set.
         get_vault().delete_set(integration, old)

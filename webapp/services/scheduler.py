@@ -33,6 +33,7 @@ from webapp.db import db, is_postgres, utcnow
 from webapp.models import Integration, SyncRun, SyncSchedule
 from webapp.schedule import Schedule, due_slot, next_run
 from webapp.services import audit, exports
+from webapp.services.webhooks import delivery, outbox
 
 log = logging.getLogger("ledgerlink.scheduler")
 
@@ -78,6 +79,8 @@ def tick(now: dt.datetime | None = None) -> TickResult:
     runs = _claim_due_schedules(now, result)
     runs += _claim_due_retries(now, result)
     _enqueue(runs)
+    if delivery.any_due(now):
+        outbox.kick()  # webhook retries whose time has come
     return result
 
 

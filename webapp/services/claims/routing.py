@@ -86,6 +86,33 @@ def routed_to(integration: Integration | int):
     )
 
 
+def default_if_none(integration: Integration, actor: User | None = None) -> bool:
+    """Make the organisation's first saved integration its default (claims that arrived
+    before any integration existed then have somewhere to go); False if it has one."""
+    organization = Organization.get_by_id(integration.organization_id)
+    if organization.default_integration_id is not None:
+        return False
+    set_default(organization, integration, actor)
+    return True
+
+
+def adopt_unrouted(integration: Integration) -> int:
+    """Route the organisation's unrouted approved claims to `integration` if it is the
+    default (they arrived while nothing decided); the number of claims routed."""
+    organization = Organization.get_by_id(integration.organization_id)
+    if organization.default_integration_id != integration.id:
+        return 0
+    return (
+        ExpenseClaim.update(integration=integration.id, updated_at=utcnow())
+        .where(
+            (ExpenseClaim.organization == organization.id)
+            & ExpenseClaim.integration.is_null()
+            & (ExpenseClaim.status == "approved")
+        )
+        .execute()
+    )
+
+
 def counts_by_integration(organization_id: int) -> dict[int | None, dict[str, int]]:
     """{integration id (None: unrouted): {"waiting", "exported", "failed"}} for the dashboard."""
     rows = (

@@ -17,11 +17,15 @@ from webapp.models import (
     ExpenseClaimLine,
 )
 
+# One item per claim (its unique key): a claim moved after a failed export is taken over by
+# the integration it now goes to, but never one that is booked, or sent with its outcome
+# unknown, by another integration.
 _ON_CONFLICT = (
-    "ON CONFLICT (integration_id, claim_id) DO UPDATE SET run_id = excluded.run_id, "
-    "reference = excluded.reference, status = excluded.status, "
+    "ON CONFLICT (claim_id) DO UPDATE SET integration_id = excluded.integration_id, "
+    "run_id = excluded.run_id, reference = excluded.reference, status = excluded.status, "
     "external_id = excluded.external_id, error = excluded.error, "
-    "updated_at = excluded.updated_at WHERE export_item.status <> 'exported'"
+    "updated_at = excluded.updated_at WHERE export_item.status <> 'exported' AND "
+    "(export_item.status <> 'pending' OR export_item.integration_id = excluded.integration_id)"
 )
 _COLUMNS = (
     "export_item (integration_id, claim_id, run_id, reference, status, external_id, error, "

@@ -24,13 +24,14 @@ from webapp.mapping import (
     rows_from_models,
 )
 from webapp.models import (
-    ExpenseClaim,
     ExportItem,
     FieldMapping,
     Integration,
     SyncRun,
 )
 from webapp.services import audit, integrations
+from webapp.services.claims import events as claim_events
+from webapp.services.claims import routing
 from webapp.services.exports.lock import export_lock
 from webapp.services.exports.outbox import (
     NO_CREDENTIALS,
@@ -49,6 +50,7 @@ from webapp.services.exports.settings import (
     type_name,
 )
 from webapp.services.exports.start import create_retry, finish
+from webapp.services.webhooks import outbox as webhook_outbox
 
 # --- running -------------------------------------------------------------------------------------
 
@@ -81,7 +83,12 @@ def execute(integration_id: int, run_id: int) -> str:
         )
         if not started:
             return "skipped"
-        return Export(SyncRun.get_by_id(run_id)).run()
+        export = Export(SyncRun.get_by_id(run_id))
+        try:
+            return export.run()
+        finally:
+            if export.events:
+                webhook_outbox.kick()  # after the commits: the events are there to send
 
 
 class Export:
@@ -94,6 +101,8 @@ class Export:
         self.exported = 0
         self.failed = 0
         self.reconciled = 0
+        # Webhook events written with the outcomes (delivered once the run has committed).
+        self.events = 0
 
     # The outcome is decided in `run`; `finally` guarantees a final state whatever happens.
     def run(self) -> str:
@@ -163,21 +172,13 @@ class Export:
     # -- what to export --------------------------------------------------------------------
 
     def _candidate_ids(self) -> list[int]:
-        """Approved claims of the organisation this integration has not exported, oldest first."""
-        exported = ExportItem.select(ExportItem.claim).where(
-            (ExportItem.integration == self.integration.id) & (ExportItem.status == "exported")
-        )
-        query = (
-            ExpenseClaim.select(ExpenseClaim.id)
-            .where(
-                (ExpenseClaim.organization == self.integration.organization_id)
-                & (ExpenseClaim.status == "approved")
-                & ExpenseClaim.id.not_in(exported)
-            )
-            .order_by(ExpenseClaim.approved_at, ExpenseClaim.id)
-            .tuples()
-        )
-        return [claim_id for (claim_id,) in query]
+        """Approved claims routed to this integration and not yet booked, oldest first.
+
+        One ledger per claim: a claim routed elsewhere is never a candidate here, and the
+        export item's unique claim makes a second booking impossible in the database too.
+        """
+        routing.adopt_unrouted(self.integration)
+        return [claim_id for (claim_id,) in routing.routed_to(self.integration).tuples()]
 
     def _vouchers(self, itype: IntegrationType, plan, ids: list[int], tz: str) -> Iterator[Voucher]:
         """Resolve the claims a chunk at a time; claims that cannot be resolved fail here."""
@@ -366,29 +367,44 @@ class Export:
             errors.append(ExportItem.error.db_value(detail) if status == "failed" else None)
         iid, run_id = self.integration.id, self.run_row.id
         with db.atomic():
-            if is_postgres():
-                cursor = db.execute_sql(
-                    UPSERT_ITEMS_PG,
-                    (iid, run_id, now, now, claims, references, statuses, external, errors),
-                )
-                return {claim for (claim,) in cursor.fetchall()}
-            params = [
-                (iid, claim, run_id, reference, status, ext, error, now, now)
-                for claim, reference, status, ext, error in zip(
-                    claims, references, statuses, external, errors, strict=True
-                )
-            ]
-            db.cursor().executemany(UPSERT_ITEM_SQLITE, params)
-            return {
-                claim
-                for (claim,) in ExportItem.select(ExportItem.claim)
-                .where(
-                    (ExportItem.integration == iid)
-                    & (ExportItem.run == run_id)
-                    & ExportItem.claim.in_(claims)
-                )
-                .tuples()
-            }
+            written = self._upsert(iid, run_id, now, claims, references, statuses, external, errors)
+            # What the host app learns (updated_since, webhooks) is written with the items.
+            self.events += claim_events.recorded_outcomes(
+                self.integration.organization_id,
+                iid,
+                [
+                    (claim, status, detail if status == "exported" else (detail or {}).get("code"))
+                    for claim, _reference, status, detail in rows
+                    if claim in written
+                ],
+            )
+        return written
+
+    @staticmethod
+    def _upsert(iid, run_id, now, claims, references, statuses, external, errors) -> set[int]:
+        if is_postgres():
+            cursor = db.execute_sql(
+                UPSERT_ITEMS_PG,
+                (iid, run_id, now, now, claims, references, statuses, external, errors),
+            )
+            return {claim for (claim,) in cursor.fetchall()}
+        params = [
+            (iid, claim, run_id, reference, status, ext, error, now, now)
+            for claim, reference, status, ext, error in zip(
+                claims, references, statuses, external, errors, strict=True
+            )
+        ]
+        db.cursor().executemany(UPSERT_ITEM_SQLITE, params)
+        return {
+            claim
+            for (claim,) in ExportItem.select(ExportItem.claim)
+            .where(
+                (ExportItem.integration == iid)
+                & (ExportItem.run == run_id)
+                & ExportItem.claim.in_(claims)
+            )
+            .tuples()
+        }
 
     def _save_counts(self) -> None:
         SyncRun.update(

@@ -46,6 +46,18 @@ def _session(url: str) -> requests.Session:
     return session
 
 
+def any_due(now: dt.datetime | None = None) -> bool:
+    """Whether an attempt waits for its time (the scheduler asks once a tick)."""
+    return (
+        WebhookDelivery.select(WebhookDelivery.id)
+        .where(
+            (WebhookDelivery.status == "pending")
+            & (WebhookDelivery.next_attempt_at <= (now or utcnow()))
+        )
+        .exists()
+    )
+
+
 def deliver_due(limit: int = 100) -> int:
     """Send every attempt whose time has come; returns how many were tried."""
     due = [
