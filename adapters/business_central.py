@@ -4,27 +4,20 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import requests
 
 from adapters import register
-from adapters.base import Adapter, AdapterSettings
+from adapters.base import AdapterSettings
 from adapters.checks import run_checks
 from adapters.defaults import BC_TAX_GROUPS, standard_checks, standard_mapping
-from adapters.entra import (
-    ENTRA_FIELDS,
-    LOGIN_HOST,
-    TOKENS,
-    BearerApi,
-    EntraClient,
-    TokenCache,
-    odata_quote,
-)
+from adapters.entra import ENTRA_FIELDS, LOGIN_HOST
 from adapters.errors import AdapterError, ConfigError, DataError, PermissionError
-from adapters.http import HttpClient, HttpOptions, redact, transient_for_status
+from adapters.http import redact, transient_for_status
+from adapters.microsoft import MicrosoftAdapter, odata_error, odata_quote, odata_url
 from adapters.types import (
     TENANT_PATTERN,
     CheckResult,
@@ -232,32 +225,24 @@ READBACK_CHUNK = 25
 LINE_FIELDS = ("postingDate", "accountNumber", "description", "documentNumber", "taxCode")
 
 
-class BusinessCentralAdapter(Adapter):
+class BusinessCentralAdapter(MicrosoftAdapter):
     """Business Central API v2.0: journal lines in the chosen journal, then post it."""
 
     type = TYPE
 
-    def __init__(
-        self,
-        credentials: Mapping[str, str],
-        settings: AdapterSettings,
-        *,
-        options: HttpOptions | None = None,
-        tokens: TokenCache = TOKENS,
-    ) -> None:
-        super().__init__(credentials, settings)
-        self._secret = self.credentials.get("client_secret", "")
+    def __init__(self, credentials: Mapping[str, str], settings: AdapterSettings, **kw) -> None:
+        super().__init__(credentials, settings, **kw)
         self.tenant = (self.credentials.get("tenant_id") or "").strip()
         self.environment = (self.credentials.get("environment") or "production").strip()
         self.company = (self.credentials.get("company") or "").strip()
         self.journal = (self.credentials.get("journal") or "LEDGERLINK").strip().upper()
-        self.http = HttpClient(TYPE, settings, secrets=[self._secret], options=options)
-        self.entra = EntraClient(self.http, self.credentials, f"https://{API_HOST}", cache=tokens)
-        self.api = BearerApi(self.http, self.entra)
         # Looked up once per adapter instance: ids and reference codes do not change mid-job.
         self._company_id: str | None = None
         self._journal_id: str | None = None
         self._dimensions: dict[str, dict[str, str]] | None = None
+
+    def resource(self) -> str:
+        return f"https://{API_HOST}"
 
     # -- addresses -------------------------------------------------------------------------
 
@@ -269,10 +254,7 @@ class BusinessCentralAdapter(Adapter):
         return f"https://{API_HOST}/v2.0/{quote(self.tenant)}/{quote(self.environment)}/api/v2.0"
 
     def _url(self, path: str, query: Mapping[str, str] | None = None) -> str:
-        url = f"{self._base()}/{path}"
-        if query:
-            url += "?" + urlencode(query, quote_via=quote, safe="$'(),")
-        return url
+        return odata_url(self._base(), path, query)
 
     def _company_url(self, path: str, query: Mapping[str, str] | None = None) -> str:
         return self._url(f"companies({self.company_id()})/{path}", query)
@@ -515,9 +497,7 @@ class BusinessCentralAdapter(Adapter):
         for line_id in line_ids:
             url = self._company_url(f"journals({journal_id})/journalLines({line_id})")
             try:
-                self.api.request(
-                    "DELETE", url, classify=self._classifier(), headers={"If-Match": "*"}
-                )
+                self._request("DELETE", url, headers={"If-Match": "*"})
             except AdapterError as error:
                 log.warning("could not remove a journal line: %s", error.provider_code)
                 return False
@@ -570,28 +550,10 @@ class BusinessCentralAdapter(Adapter):
 
     # -- HTTP ------------------------------------------------------------------------------
 
-    def _request(
-        self, method: str, url: str, body: Any, *, idempotent: bool = True
-    ) -> requests.Response:
-        return self.api.request(
-            method, url, classify=self._classifier(), idempotent=idempotent, json=body
+    def classify(self, response: requests.Response, context: str | None) -> AdapterError | None:
+        return bc_error(
+            response, context=context, journal=self.journal, secrets=self.entra.secrets()
         )
-
-    def _get(self, url: str, context: str | None = None) -> dict[str, Any]:
-        return self.api.request("GET", url, classify=self._classifier(context)).json()
-
-    def _all(self, url: str, context: str | None = None) -> list[dict[str, Any]]:
-        return list(self.api.pages(url, classify=self._classifier(context)))
-
-    def _classifier(
-        self, context: str | None = None
-    ) -> Callable[[requests.Response], AdapterError | None]:
-        def classify(response: requests.Response) -> AdapterError | None:
-            return bc_error(
-                response, context=context, journal=self.journal, secrets=self.entra.secrets()
-            )
-
-        return classify
 
 
 def _item(kind: ReferenceKind, code: object, description: object) -> ReferenceItem:
@@ -648,7 +610,7 @@ def bc_error(
     transient = transient_for_status(response, TYPE.name.en)
     if transient is not None:
         return transient
-    code, message = _error_body(response)
+    code, message = odata_error(response)
     detail = redact(message, secrets)[:300]
     if status == 401:
         return PermissionError(NOT_ENABLED, provider_code=code or "401", field="client_id")
@@ -671,21 +633,6 @@ def bc_error(
     if status == 400:
         return DataError(REFUSED.format(detail=detail), provider_code=code or "400")
     return ConfigError(UNEXPECTED.format(status=status), provider_code=code or str(status))
-
-
-def _error_body(response: requests.Response) -> tuple[str, str]:
-    try:
-        body = response.json()
-    except ValueError:
-        return "", ""
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        return "", ""
-    # BC appends "  CorrelationId:  <guid>." to every message; it means nothing to a coordinator.
-    message = re.sub(
-        r"\s+CorrelationId:\s+[0-9a-fA-F-]+\.?\s*$", "", str(error.get("message") or "")
-    )
-    return str(error.get("code") or ""), message
 
 
 BAD_TENANT = Text(

@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 
 from adapters import register
-from adapters.base import Adapter, AdapterSettings
+from adapters.base import AdapterSettings
 from adapters.checks import run_checks
 from adapters.defaults import standard_checks, standard_mapping
-from adapters.entra import (
-    ENTRA_FIELDS,
-    LOGIN_HOST,
-    TOKENS,
-    BearerApi,
-    EntraClient,
-    TokenCache,
-    odata_quote,
-)
+from adapters.entra import ENTRA_FIELDS, LOGIN_HOST
 from adapters.errors import (
     AdapterError,
     AuthError,
@@ -30,7 +22,14 @@ from adapters.errors import (
     DataError,
     PermissionError,
 )
-from adapters.http import HttpClient, HttpOptions, redact, transient_for_status
+from adapters.http import redact, transient_for_status
+from adapters.microsoft import (
+    ODATA_HEADERS,
+    MicrosoftAdapter,
+    odata_error,
+    odata_quote,
+    odata_url,
+)
 from adapters.types import (
     CheckResult,
     CredentialField,
@@ -203,36 +202,19 @@ API_BLOCKED = "0x80095ffc"
 MISSING_PRIVILEGE = "0x80040220"
 
 
-class DataverseAdapter(Adapter):
+class DataverseAdapter(MicrosoftAdapter):
     """Dataverse Web API with an Entra app token; one record per voucher line."""
 
     type = TYPE
+    resource_field = "environment_url"
+    headers = ODATA_HEADERS
 
-    def __init__(
-        self,
-        credentials: Mapping[str, str],
-        settings: AdapterSettings,
-        *,
-        options: HttpOptions | None = None,
-        tokens: TokenCache = TOKENS,
-    ) -> None:
-        super().__init__(credentials, settings)
-        self._secret = self.credentials.get("client_secret", "")
-        self.environment_url = (self.credentials.get("environment_url") or "").strip().rstrip("/")
-        self.table = (self.credentials.get("table") or "ll_expenselines").strip()
-        self.http = HttpClient(TYPE, settings, secrets=[self._secret], options=options)
-        self.entra = EntraClient(
-            self.http,
-            self.credentials,
-            self._resource(),
-            resource_field="environment_url",
-            cache=tokens,
-        )
-        self.api = BearerApi(
-            self.http, self.entra, {"OData-MaxVersion": "4.0", "OData-Version": "4.0"}
-        )
+    def __init__(self, credentials: Mapping[str, str], settings: AdapterSettings, **kw) -> None:
+        self.environment_url = (credentials.get("environment_url") or "").strip().rstrip("/")
+        self.table = (credentials.get("table") or "ll_expenselines").strip()
+        super().__init__(credentials, settings, **kw)
 
-    def _resource(self) -> str:
+    def resource(self) -> str:
         # The `.api.` host form shares the plain host's token audience (§3.1).
         host = (urlsplit(self.environment_url).hostname or "").lower()
         return "https://" + re.sub(r"\.api\.crm", ".crm", host, count=1)
@@ -240,10 +222,7 @@ class DataverseAdapter(Adapter):
     def _url(self, path: str, query: Mapping[str, str] | None = None) -> str:
         if not re.fullmatch(ENVIRONMENT_URL_PATTERN, self.environment_url):
             raise ConfigError(BAD_ENVIRONMENT_URL, provider_code="address", field="environment_url")
-        url = f"{self.environment_url.lower()}{API}/{path}"
-        if query:
-            url += "?" + urlencode(query, quote_via=quote, safe="$'(),")
-        return url
+        return odata_url(f"{self.environment_url.lower()}{API}", path, query)
 
     def _table_path(self) -> str:
         if not re.fullmatch(TABLE_PATTERN, self.table):
@@ -275,7 +254,7 @@ class DataverseAdapter(Adapter):
             )
 
         def ready() -> Text:
-            self._get(self._url(self._table_path(), {"$top": "1"}), table=True)
+            self._get(self._url(self._table_path(), {"$top": "1"}), "table")
             return Text(f"Tabellen {self.table} kan leses.", f"The table {self.table} is readable.")
 
         return run_checks(
@@ -327,7 +306,7 @@ class DataverseAdapter(Adapter):
                 response = self.api.request(
                     "POST",
                     self._url(table),
-                    classify=self._classifier(table=True),
+                    classify=self._classifier("table"),
                     idempotent=False,
                     json=self._record(voucher, line),
                     headers={"Content-Type": "application/json; charset=utf-8"},
@@ -370,7 +349,7 @@ class DataverseAdapter(Adapter):
                 self.api.request(
                     "DELETE",
                     self._url(f"{table}({record_id})"),
-                    classify=self._classifier(table=True),
+                    classify=self._classifier("table"),
                 )
             except AdapterError as error:
                 log.warning(
@@ -391,24 +370,17 @@ class DataverseAdapter(Adapter):
                 "$orderby": "createdon asc",
             }
             records = list(
-                self.api.pages(self._url(table, query), classify=self._classifier(table=True))
+                self.api.pages(self._url(table, query), classify=self._classifier("table"))
             )
             found.update(_complete(records, id_column))
         return found
 
     # -- HTTP ------------------------------------------------------------------------------
 
-    def _get(self, url: str, *, table: bool = False) -> dict[str, Any]:
-        response = self.api.request("GET", url, classify=self._classifier(table=table))
-        return response.json()
-
-    def _classifier(self, *, table: bool) -> Callable[[requests.Response], AdapterError | None]:
-        def classify(response: requests.Response) -> AdapterError | None:
-            return dataverse_error(
-                response, table=table, table_name=self.table, secrets=self.entra.secrets()
-            )
-
-        return classify
+    def classify(self, response: requests.Response, context: str | None) -> AdapterError | None:
+        return dataverse_error(
+            response, table=context == "table", table_name=self.table, secrets=self.entra.secrets()
+        )
 
 
 def _record_id(entity_id: str) -> str:
@@ -448,7 +420,7 @@ def dataverse_error(
     transient = transient_for_status(response, TYPE.name.en)
     if transient is not None:
         return transient
-    code, message = _error_body(response)
+    code, message = odata_error(response)
     if status == 401:
         return AuthError(TOKEN_NOT_ACCEPTED, provider_code="401", field="tenant_id")
     if code == NOT_A_MEMBER:
@@ -475,17 +447,6 @@ def dataverse_error(
         detail = redact(message, secrets)[:300]
         return DataError(REFUSED.format(detail=detail), provider_code=code or "400")
     return ConfigError(UNEXPECTED.format(status=status), provider_code=code or str(status))
-
-
-def _error_body(response: requests.Response) -> tuple[str, str]:
-    try:
-        body = response.json()
-    except ValueError:
-        return "", ""
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        return "", ""
-    return str(error.get("code") or ""), str(error.get("message") or "")
 
 
 BAD_ENVIRONMENT_URL = Text(

@@ -9,15 +9,15 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import requests
 
 from adapters.errors import AdapterError, AuthError, ConfigError, PermissionError, TransientError
-from adapters.http import Classifier, HttpClient, fingerprint, transient_for_status
+from adapters.http import HttpClient, fingerprint, transient_for_status
 from adapters.types import GUID_PATTERN, TENANT_PATTERN, CredentialField, Text
 
 LOGIN_HOST = "login.microsoftonline.com"
@@ -371,85 +371,3 @@ _ENTRA_ERRORS: dict[str, _Entry] = {
     "invalid_scope": _BAD_SCOPE,
     "invalid_resource": _RESOURCE_NOT_FOUND,
 }
-
-
-# --- calling an API with the token -------------------------------------------------------------
-
-
-class BearerApi:
-    """Requests to one Microsoft API with an Entra token, and OData paging."""
-
-    def __init__(
-        self, http: HttpClient, entra: EntraClient, headers: Mapping[str, str] | None = None
-    ) -> None:
-        self.http = http
-        self.entra = entra
-        self.headers = {"Accept": "application/json", **(headers or {})}
-
-    def __repr__(self) -> str:
-        return f"<BearerApi {self.http.type.key}>"
-
-    def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        classify: Classifier,
-        idempotent: bool = True,
-        json: Any = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> requests.Response:
-        """Send with a bearer token; when the API answers 401, renew the token once.
-
-        A cached token can be refused before its stated expiry (revoked, or the app's
-        registration changed), and a fresh one is cheap to try; a second 401 is the answer.
-        """
-        for renewed in (False, True):
-            token = self.entra.token()
-            all_headers = {**self.headers, **(headers or {}), "Authorization": f"Bearer {token}"}
-            statuses: list[int] = []
-
-            def noting(
-                response: requests.Response, statuses: list[int] = statuses
-            ) -> AdapterError | None:
-                statuses.append(response.status_code)
-                return classify(response)
-
-            try:
-                return self.http.request(
-                    method,
-                    url,
-                    classify=noting,
-                    idempotent=idempotent,
-                    json=json,
-                    headers=all_headers,
-                )
-            except AdapterError:
-                if renewed or not statuses or statuses[-1] != 401:
-                    raise
-                self.entra.invalidate()
-        raise AssertionError("unreachable")
-
-    def pages(self, url: str, *, classify: Classifier) -> Iterator[dict[str, Any]]:
-        """Every item of an OData collection, following `@odata.nextLink` to the end."""
-        host = urlsplit(url).hostname
-        next_url: str | None = url
-        while next_url:
-            body = _json(self.request("GET", next_url, classify=classify))
-            yield from body.get("value") or []
-            next_url = body.get("@odata.nextLink")
-            if next_url and urlsplit(next_url).hostname != host:
-                # The next page must come from the same host; http.py would refuse other
-                # hosts anyway, but a same-type host switch is just as unexpected.
-                raise TransientError(
-                    Text(
-                        "Svaret pekte videre til en annen adresse. Ledgerlink stoppet.",
-                        "The answer pointed on to another address. Ledgerlink stopped.",
-                    ),
-                    provider_code="next_link",
-                )
-
-
-def odata_quote(value: str) -> str:
-    """A string literal for `$filter`: single quotes doubled, as OData requires."""
-    return "'" + value.replace("'", "''") + "'"

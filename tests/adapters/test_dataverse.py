@@ -129,7 +129,7 @@ def test_find_exported_follows_next_links_and_skips_incomplete_vouchers(
     adapter.api.request(
         "POST",
         adapter._url(demo.DATAVERSE_TABLE),
-        classify=adapter._classifier(table=True),
+        classify=adapter._classifier("table"),
         json={"ll_reference": "LL-D-half", "ll_amount": 5.0},
     )
     found = adapter.find_exported(["LL-D-3", "LL-D-4", "LL-D-5", "LL-D-half"])
