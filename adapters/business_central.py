@@ -392,7 +392,7 @@ class BusinessCentralAdapter(MicrosoftAdapter):
 
         A journal is posted as a whole: one half-created voucher would stop every other.
         """
-        kinds = {
+        kinds: dict[str, ReferenceKind] = {
             "accountNumber": "account",
             "balancingAccountNumber": "account",
             "taxCode": "tax_code",

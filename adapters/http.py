@@ -96,11 +96,13 @@ _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 def refuse_address(host: str, ip: str, *, allow_local: bool = False) -> None:
     """Raise AddressError unless `ip` is a public unicast address (or local when allowed)."""
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address
     address = ipaddress.ip_address(ip.split("%", 1)[0])
     if isinstance(address, ipaddress.IPv6Address):
         # IPv4 carried inside IPv6 (mapped, 6to4, NAT64) is judged as the IPv4 it carries.
-        if address.ipv4_mapped or address.sixtofour:
-            address = address.ipv4_mapped or address.sixtofour
+        carried = address.ipv4_mapped or address.sixtofour
+        if carried is not None:
+            address = carried
         elif address in _NAT64:
             address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
         elif address.teredo:

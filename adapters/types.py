@@ -213,7 +213,7 @@ class Voucher:
 
     @property
     def total(self) -> Decimal:
-        return sum((Decimal(line["amount"]) for line in self.lines), Decimal("0"))
+        return sum((Decimal(str(line["amount"])) for line in self.lines), Decimal("0"))
 
 
 @dataclass

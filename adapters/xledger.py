@@ -658,7 +658,8 @@ def _imported(items: list[dict[str, Any]], errors: list[dict[str, Any]]) -> dict
 
 def xledger_error(error: dict[str, Any], status: int, secrets: list[str]) -> AdapterError:
     """The typed error for one entry of Xledger's `errors` array (ACCOUNTING_APIS §1.4)."""
-    extensions = error.get("extensions") if isinstance(error.get("extensions"), dict) else {}
+    raw_extensions = error.get("extensions")
+    extensions: dict[str, Any] = raw_extensions if isinstance(raw_extensions, dict) else {}
     code = str(error.get("code") or extensions.get("code") or "")
     message = str(error.get("message") or "")
     if code == "BAD_REQUEST.BURST_RATE_LIMIT_REACHED":
