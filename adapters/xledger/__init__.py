@@ -1,0 +1,93 @@
+"""Xledger over its GraphQL API: test connection, reference data and voucher export.
+
+The package's parts: `spec` (the integration type), `queries` (limits and GraphQL
+documents), `adapter` (the adapter, registered on import), `errors` (answers as typed errors).
+"""
+
+from __future__ import annotations
+
+from adapters.xledger.adapter import XledgerAdapter
+from adapters.xledger.errors import (
+    BAD_FORMAT,
+    CREDITS,
+    EMPTY_CHART,
+    ENTITY_NOT_FOUND,
+    IMPORT_REFUSED,
+    MISSING_TOKEN,
+    NO_ACCESS,
+    NOT_UNDERSTOOD,
+    QUERY_TIMEOUT,
+    RATE_LIMITED,
+    READY,
+    REFUSED,
+    TOKEN_REFUSED,
+    UNEXPECTED_ANSWER,
+    UNKNOWN_ENVIRONMENT,
+    status_error,
+    xledger_error,
+)
+from adapters.xledger.queries import (
+    ACCOUNTS,
+    ADD_GL_IMPORT_ITEMS,
+    BURST_LIMIT,
+    BURST_WAIT,
+    BURST_WINDOW,
+    CONCURRENCY_WAIT,
+    CREDITS_WAIT,
+    ENTITIES,
+    GL_IMPORT_ITEM_ERRORS,
+    GL_IMPORT_ITEMS,
+    LOOKUPS,
+    OBJECT_KIND_NAMES,
+    OBJECT_KINDS,
+    OBJECT_VALUES,
+    PAGE_SIZE,
+    PLAIN,
+    PROJECTS,
+    READBACK_CHUNK,
+)
+from adapters.xledger.spec import API_TOKENS_URL, HOSTS, TARGET_FIELDS, TEXT_LENGTH, TYPE
+
+__all__ = [
+    "ACCOUNTS",
+    "ADD_GL_IMPORT_ITEMS",
+    "API_TOKENS_URL",
+    "BAD_FORMAT",
+    "BURST_LIMIT",
+    "BURST_WAIT",
+    "BURST_WINDOW",
+    "CONCURRENCY_WAIT",
+    "CREDITS",
+    "CREDITS_WAIT",
+    "EMPTY_CHART",
+    "ENTITIES",
+    "ENTITY_NOT_FOUND",
+    "GL_IMPORT_ITEMS",
+    "GL_IMPORT_ITEM_ERRORS",
+    "HOSTS",
+    "IMPORT_REFUSED",
+    "LOOKUPS",
+    "MISSING_TOKEN",
+    "NOT_UNDERSTOOD",
+    "NO_ACCESS",
+    "OBJECT_KINDS",
+    "OBJECT_KIND_NAMES",
+    "OBJECT_VALUES",
+    "PAGE_SIZE",
+    "PLAIN",
+    "PROJECTS",
+    "QUERY_TIMEOUT",
+    "RATE_LIMITED",
+    "READBACK_CHUNK",
+    "READY",
+    "REFUSED",
+    "TARGET_FIELDS",
+    "TEXT_LENGTH",
+    "TOKEN_REFUSED",
+    "TYPE",
+    "UNEXPECTED_ANSWER",
+    "UNKNOWN_ENVIRONMENT",
+    "XledgerAdapter",
+    "status_error",
+    "xledger_error",
+]
