@@ -137,3 +137,18 @@ def test_integrations_and_schedules_are_written_only_by_their_owning_service():
             if OWNERS[model] != relative and f"update {table} " in text:
                 offenders.append(f"{relative}: raw UPDATE of {table}")
     assert offenders == []
+
+
+# A module past this becomes a package whose files name its parts (DESIGN §2). Migrations
+# are frozen copies of the models, as pwmigrate asks, and are not counted.
+MAX_LINES = 600
+
+
+def test_no_module_in_webapp_or_adapters_grows_past_600_lines():
+    too_long = {
+        str(path.relative_to(ROOT)): lines
+        for path in _python_files("webapp", "adapters")
+        if "/migrations/" not in str(path)
+        and (lines := len(path.read_text().splitlines())) > MAX_LINES
+    }
+    assert too_long == {}

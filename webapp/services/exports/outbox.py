@@ -15,6 +15,7 @@ from webapp.mapping import (
 from webapp.models import (
     ExpenseClaim,
     ExpenseClaimLine,
+    ExportItem,
 )
 
 # One item per claim (its unique key): a claim moved after a failed export is taken over by
@@ -37,6 +38,34 @@ UPSERT_ITEMS_PG = (
     f"AS t(claim, reference, status, external, error) {_ON_CONFLICT} RETURNING claim_id"
 )
 UPSERT_ITEM_SQLITE = f"INSERT INTO {_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) {_ON_CONFLICT}"
+
+
+def upsert_items(iid, run_id, now, claims, references, statuses, external, errors) -> set[int]:
+    """Write a batch's items (columns as parallel lists) in one statement; returns the claims
+    whose rows were written (a claim booked elsewhere, or already exported, is not)."""
+    if is_postgres():
+        cursor = db.execute_sql(
+            UPSERT_ITEMS_PG,
+            (iid, run_id, now, now, claims, references, statuses, external, errors),
+        )
+        return {claim for (claim,) in cursor.fetchall()}
+    params = [
+        (iid, claim, run_id, reference, status, ext, error, now, now)
+        for claim, reference, status, ext, error in zip(
+            claims, references, statuses, external, errors, strict=True
+        )
+    ]
+    db.cursor().executemany(UPSERT_ITEM_SQLITE, params)
+    return {
+        claim
+        for (claim,) in ExportItem.select(ExportItem.claim)
+        .where(
+            (ExportItem.integration == iid)
+            & (ExportItem.run == run_id)
+            & ExportItem.claim.in_(claims)
+        )
+        .tuples()
+    }
 
 
 _LINES_PG = (

@@ -16,7 +16,7 @@ from adapters import get_type
 from adapters.errors import AdapterError, AuthError, ConfigError, TransientError
 from adapters.types import ExportResult, IntegrationType, Text, Voucher
 from adapters.vouchers import batches
-from webapp.db import db, is_postgres, utcnow
+from webapp.db import db, utcnow
 from webapp.mapping import (
     ClaimError,
     compile_mapping,
@@ -36,9 +36,8 @@ from webapp.services.exports.lock import export_lock
 from webapp.services.exports.outbox import (
     NO_CREDENTIALS,
     UNREADABLE_CREDENTIALS,
-    UPSERT_ITEM_SQLITE,
-    UPSERT_ITEMS_PG,
     load_claims,
+    upsert_items,
 )
 from webapp.services.exports.settings import (
     EXPORTABLE,
@@ -367,7 +366,7 @@ class Export:
             errors.append(ExportItem.error.db_value(detail) if status == "failed" else None)
         iid, run_id = self.integration.id, self.run_row.id
         with db.atomic():
-            written = self._upsert(iid, run_id, now, claims, references, statuses, external, errors)
+            written = upsert_items(iid, run_id, now, claims, references, statuses, external, errors)
             # What the host app learns (updated_since, webhooks) is written with the items.
             self.events += claim_events.recorded_outcomes(
                 self.integration.organization_id,
@@ -379,32 +378,6 @@ class Export:
                 ],
             )
         return written
-
-    @staticmethod
-    def _upsert(iid, run_id, now, claims, references, statuses, external, errors) -> set[int]:
-        if is_postgres():
-            cursor = db.execute_sql(
-                UPSERT_ITEMS_PG,
-                (iid, run_id, now, now, claims, references, statuses, external, errors),
-            )
-            return {claim for (claim,) in cursor.fetchall()}
-        params = [
-            (iid, claim, run_id, reference, status, ext, error, now, now)
-            for claim, reference, status, ext, error in zip(
-                claims, references, statuses, external, errors, strict=True
-            )
-        ]
-        db.cursor().executemany(UPSERT_ITEM_SQLITE, params)
-        return {
-            claim
-            for (claim,) in ExportItem.select(ExportItem.claim)
-            .where(
-                (ExportItem.integration == iid)
-                & (ExportItem.run == run_id)
-                & ExportItem.claim.in_(claims)
-            )
-            .tuples()
-        }
 
     def _save_counts(self) -> None:
         SyncRun.update(

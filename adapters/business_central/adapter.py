@@ -1,4 +1,6 @@
-"""Dynamics 365 Business Central through its API v2.0: general journal lines, then post."""
+"""The Business Central adapter (API v2.0): journal lines in the chosen journal, then post it;
+references in externalDocumentNumber, read back before posting.
+"""
 
 from __future__ import annotations
 
@@ -12,22 +14,34 @@ import requests
 
 from adapters import register
 from adapters.base import AdapterSettings
+from adapters.business_central.errors import (
+    BAD_ENVIRONMENT,
+    BAD_JOURNAL,
+    BAD_TENANT,
+    COMPANY_NOT_FOUND,
+    JOURNAL_NOT_FOUND,
+    POST_FAILED,
+    bc_error,
+)
+from adapters.business_central.spec import (
+    API_HOST,
+    DIMENSION_CODES,
+    DOCUMENT_NUMBER_LENGTH,
+    ENVIRONMENT_PATTERN,
+    JOURNAL_PATTERN,
+    LINE_FIELDS,
+    READBACK_CHUNK,
+    TYPE,
+)
 from adapters.checks import run_checks
-from adapters.defaults import BC_TAX_GROUPS, standard_checks, standard_mapping
-from adapters.entra import ENTRA_FIELDS, LOGIN_HOST
-from adapters.errors import AdapterError, ConfigError, DataError, PermissionError
-from adapters.http import redact, transient_for_status
-from adapters.microsoft import MicrosoftAdapter, odata_error, odata_quote, odata_url
+from adapters.errors import AdapterError, ConfigError, DataError
+from adapters.microsoft import MicrosoftAdapter, odata_quote, odata_url
 from adapters.types import (
     TENANT_PATTERN,
     CheckResult,
-    CredentialField,
     ExportResult,
-    IntegrationType,
-    MappingDefault,
     ReferenceItem,
     ReferenceKind,
-    TargetField,
     Text,
     Voucher,
 )
@@ -43,186 +57,6 @@ from adapters.vouchers import (
 )
 
 log = logging.getLogger(__name__)
-
-API_HOST = "api.businesscentral.dynamics.com"
-ADMIN_CENTER_URL = "https://businesscentral.dynamics.com/"
-# Page 9860 "Microsoft Entra Applications", where an app is enabled and given permissions.
-ENTRA_APPS_PAGE_URL = "https://businesscentral.dynamics.com/?page=9860"
-JOURNALS_PAGE_URL = "https://businesscentral.dynamics.com/?page=251"
-DESCRIPTION_LENGTH = 100
-ENVIRONMENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,29}$"
-JOURNAL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,9}$"
-DOCUMENT_NUMBER_LENGTH = 20
-
-CREDENTIAL_FIELDS = (
-    *ENTRA_FIELDS,
-    CredentialField(
-        name="environment",
-        label=Text("Miljø", "Environment"),
-        kind="text",
-        pattern=ENVIRONMENT_PATTERN,
-        pattern_message=Text(
-            "Miljønavnet er bokstaver, tall og bindestrek, f.eks. production eller sandbox.",
-            "The environment name is letters, digits and hyphens, e.g. production or sandbox.",
-        ),
-        help=Text(
-            "Navnet på Business Central-miljøet slik det står i administrasjonssenteret, "
-            "f.eks. production eller sandbox.",
-            "The Business Central environment's name as shown in the admin center, e.g. "
-            "production or sandbox.",
-        ),
-        help_url=ADMIN_CENTER_URL,
-        default="production",
-        max_length=30,
-    ),
-    CredentialField(
-        name="company",
-        label=Text("Selskap", "Company"),
-        kind="text",
-        pattern=r"^\S.{0,29}$",
-        pattern_message=Text(
-            "Skriv selskapets navn nøyaktig slik det står i Business Central (høyst 30 tegn).",
-            "Enter the company's name exactly as in Business Central (at most 30 characters).",
-        ),
-        help=Text(
-            "Selskapets navn, f.eks. «CRONUS Norge AS». Appen må være aktivert på siden "
-            "Microsoft Entra-applikasjoner og ha tillatelsessett for selskapet.",
-            "The company's name, e.g. “CRONUS Norge AS”. The app must be enabled on the "
-            "Microsoft Entra Applications page and have permission sets for the company.",
-        ),
-        help_url=ENTRA_APPS_PAGE_URL,
-        max_length=30,
-    ),
-    CredentialField(
-        name="journal",
-        label=Text("Kladd (finanskladdnavn)", "Journal (batch name)"),
-        kind="text",
-        pattern=JOURNAL_PATTERN,
-        pattern_message=Text(
-            "Kladdenavnet er høyst 10 tegn, bokstaver og tall, f.eks. LEDGERLINK.",
-            "The journal batch name is at most 10 letters and digits, e.g. LEDGERLINK.",
-        ),
-        help=Text(
-            "En finanskladd som bare Ledgerlink bruker. Lag den i Business Central under "
-            "Finanskladder → Kladdenavn.",
-            "A general journal batch that only Ledgerlink uses. Create it in Business Central "
-            "under General Journals → Batch Name.",
-        ),
-        help_url=JOURNALS_PAGE_URL,
-        default="LEDGERLINK",
-        max_length=10,
-    ),
-)
-
-TARGET_FIELDS = (
-    TargetField("postingDate", Text("Bokføringsdato", "Posting date"), "date", "voucher", True),
-    TargetField(
-        "accountNumber",
-        Text("Kontonummer", "Account number"),
-        "code",
-        required=True,
-        max_length=20,
-        reference="account",
-    ),
-    TargetField(
-        "description",
-        Text("Beskrivelse", "Description"),
-        "text",
-        max_length=DESCRIPTION_LENGTH,
-    ),
-    TargetField(
-        "documentNumber",
-        Text("Bilagsnummer", "Document number"),
-        "code",
-        role="voucher",
-        required=True,
-        max_length=DOCUMENT_NUMBER_LENGTH,
-    ),
-    TargetField(
-        "taxCode",
-        Text("Mva-kode", "Tax code"),
-        "code",
-        max_length=20,
-        reference="tax_code",
-    ),
-    TargetField(
-        "department",
-        Text("Avdeling (dimensjon)", "Department (dimension)"),
-        "code",
-        max_length=20,
-        reference="dimension",
-    ),
-    TargetField(
-        "project",
-        Text("Prosjekt (dimensjon)", "Project (dimension)"),
-        "code",
-        max_length=20,
-        reference="project",
-    ),
-    TargetField(
-        "balancingAccountNumber",
-        Text("Motkonto (skyldig utlegg)", "Balancing account (payable)"),
-        "code",
-        role="balance",
-        required=True,
-        max_length=20,
-        reference="account",
-        help=Text(
-            "Kontoen kreditlinjen føres på: der godkjente utlegg venter på utbetaling.",
-            "The account of the credit line: where approved claims wait to be paid out.",
-        ),
-    ),
-)
-
-TYPE = IntegrationType(
-    key="dynamics_bc",
-    name=Text("Dynamics 365 Business Central", "Dynamics 365 Business Central"),
-    summary=Text(
-        "For organisasjoner som fører regnskapet i Business Central. Utleggene føres som "
-        "linjer i en egen finanskladd som så bokføres.",
-        "For organisations that keep their accounts in Business Central. Claims become lines "
-        "in a journal of their own, which is then posted.",
-    ),
-    credential_fields=CREDENTIAL_FIELDS,
-    target_fields=TARGET_FIELDS,
-    checks=standard_checks(
-        Text("Tilgang til selskapet", "Authorised for the company"),
-        Text("Klar til eksport (kladden finnes)", "Ready to export (journal exists)"),
-    ),
-    allowed_hosts=(LOGIN_HOST, API_HOST),
-    batch_limit=100,
-    default_mapping=standard_mapping(
-        date="postingDate",
-        account="accountNumber",
-        text="description",
-        text_length=DESCRIPTION_LENGTH,
-        department="department",
-        project="project",
-        tax_code="taxCode",
-        tax_lookup=BC_TAX_GROUPS,
-        balancing_account="balancingAccountNumber",
-        extra=(
-            MappingDefault(
-                "documentNumber",
-                "field",
-                "claim.claim_number",
-                transforms=(("truncate", str(DOCUMENT_NUMBER_LENGTH)),),
-            ),
-        ),
-    ),
-    docs_url=ENTRA_APPS_PAGE_URL,
-)
-
-
-# Dimension codes Ledgerlink recognises for the two dimension target fields, in the order
-# tried: Norwegian companies name them in Norwegian, W1 companies in English.
-DIMENSION_CODES = {
-    "department": ("AVDELING", "DEPARTMENT", "AVD"),
-    "project": ("PROSJEKT", "PROJECT"),
-}
-# References per `$filter` when reading back: keeps the URL well under 2,000 characters.
-READBACK_CHUNK = 25
-LINE_FIELDS = ("postingDate", "accountNumber", "description", "documentNumber", "taxCode")
 
 
 class BusinessCentralAdapter(MicrosoftAdapter):
@@ -595,116 +429,6 @@ def _named_voucher(
         ):
             return voucher
     return None
-
-
-# -- errors -------------------------------------------------------------------------------------
-
-
-def bc_error(
-    response: requests.Response, *, context: str | None, journal: str, secrets: list[str]
-) -> AdapterError | None:
-    """The typed error for a Business Central answer (ACCOUNTING_APIS §4.3), or None."""
-    status = response.status_code
-    if status < 300:
-        return None
-    transient = transient_for_status(response, TYPE.name.en)
-    if transient is not None:
-        return transient
-    code, message = odata_error(response)
-    detail = redact(message, secrets)[:300]
-    if status == 401:
-        return PermissionError(NOT_ENABLED, provider_code=code or "401", field="client_id")
-    if status == 403:
-        return PermissionError(NO_PERMISSION.format(detail=detail), provider_code=code or "403")
-    if status == 404 and message.startswith("Environment"):
-        return ConfigError(ENVIRONMENT_NOT_FOUND, provider_code=code or "404", field="environment")
-    if status == 404 and context == "company":
-        return ConfigError(COMPANY_GONE, provider_code=code or "404", field="company")
-    if status == 404 and context == "journal":
-        return ConfigError(
-            JOURNAL_NOT_FOUND.format(journal=journal, company="?"),
-            provider_code=code or "404",
-            field="journal",
-        )
-    if status == 404:
-        return ConfigError(NOT_FOUND.format(detail=detail), provider_code=code or "404")
-    if "permission" in message.lower():
-        return PermissionError(NO_PERMISSION.format(detail=detail), provider_code=code or "400")
-    if status == 400:
-        return DataError(REFUSED.format(detail=detail), provider_code=code or "400")
-    return ConfigError(UNEXPECTED.format(status=status), provider_code=code or str(status))
-
-
-BAD_TENANT = Text(
-    "Tenant-ID-en er verken en GUID eller et domene. Kopier «Directory (tenant) ID» fra "
-    "appregistreringen.",
-    "The tenant ID is neither a GUID nor a domain. Copy the “Directory (tenant) ID” from the "
-    "app registration.",
-)
-BAD_ENVIRONMENT = Text(
-    "Miljønavnet kan bare ha bokstaver, tall og bindestrek, f.eks. production.",
-    "The environment name may only have letters, digits and hyphens, e.g. production.",
-)
-BAD_JOURNAL = Text(
-    "Kladdenavnet er høyst 10 tegn, bokstaver og tall, f.eks. LEDGERLINK.",
-    "The journal batch name is at most 10 letters and digits, e.g. LEDGERLINK.",
-)
-NOT_ENABLED = Text(
-    "Business Central avviste appen. Åpne siden Microsoft Entra-applikasjoner i Business "
-    "Central, legg inn klient-ID-en, sett Tilstand til Aktivert og gi appen tillatelsessett. "
-    "I Azure må appen ha tillatelsen API.ReadWrite.All med administratorsamtykke.",
-    "Business Central refused the app. Open the Microsoft Entra Applications page in Business "
-    "Central, add the client ID, set State to Enabled and assign permission sets. In Azure, the "
-    "app needs the API.ReadWrite.All permission with admin consent.",
-)
-NO_PERMISSION = Text(
-    "Appen mangler tillatelse i Business Central ({detail}). Gi appen et tillatelsessett som "
-    "kan lese kontoplan og dimensjoner og bokføre finanskladder, på siden Microsoft "
-    "Entra-applikasjoner.",
-    "The app lacks a permission in Business Central ({detail}). On the Microsoft Entra "
-    "Applications page, give it a permission set that can read the chart of accounts and "
-    "dimensions and post general journals.",
-)
-ENVIRONMENT_NOT_FOUND = Text(
-    "Fant ikke miljøet i Business Central. Skriv navnet slik det står i "
-    "administrasjonssenteret, f.eks. production eller sandbox.",
-    "The environment does not exist in Business Central. Enter the name as shown in the admin "
-    "center, e.g. production or sandbox.",
-)
-COMPANY_NOT_FOUND = Text(
-    "Fant ikke selskapet «{company}» i miljøet. Selskaper appen ser: {known}.",
-    "The company “{company}” does not exist in the environment. Companies the app can see: "
-    "{known}.",
-)
-COMPANY_GONE = Text(
-    "Fant ikke selskapet i miljøet. Sjekk selskapsnavnet.",
-    "The company does not exist in the environment. Check the company name.",
-)
-JOURNAL_NOT_FOUND = Text(
-    "Fant ikke kladden {journal} i selskapet {company}. Lag en finanskladd med dette navnet i "
-    "Business Central (Finanskladder → Kladdenavn), eller skriv navnet på en som finnes.",
-    "The journal {journal} does not exist in the company {company}. Create a general journal "
-    "batch with this name in Business Central (General Journals → Batch Name), or enter the "
-    "name of one that exists.",
-)
-NOT_FOUND = Text(
-    "Business Central fant ikke det Ledgerlink ba om ({detail}).",
-    "Business Central did not find what Ledgerlink asked for ({detail}).",
-)
-REFUSED = Text(
-    "Business Central avviste bilaget: {detail}. Rett opp feltkoblingen eller utlegget og send "
-    "på nytt.",
-    "Business Central refused the voucher: {detail}. Correct the field mapping or the claim "
-    "and send again.",
-)
-POST_FAILED = Text(
-    "Business Central bokførte ikke kladden. Linjene ligger i kladden; prøv igjen senere.",
-    "Business Central did not post the journal. The lines are in the journal; try again later.",
-)
-UNEXPECTED = Text(
-    "Business Central svarte uventet (HTTP {status}). Prøv igjen senere.",
-    "Business Central gave an unexpected answer (HTTP {status}). Try again later.",
-)
 
 
 def _line_body(voucher: Voucher, line: dict[str, Any], marker: str) -> dict[str, Any]:

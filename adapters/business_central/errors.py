@@ -1,0 +1,124 @@
+"""Business Central's answers as typed errors (ACCOUNTING_APIS §4.3), with coordinator messages
+in Bokmål and English.
+"""
+
+from __future__ import annotations
+
+import requests
+
+from adapters.business_central.spec import TYPE
+from adapters.errors import AdapterError, ConfigError, DataError, PermissionError
+from adapters.http import redact, transient_for_status
+from adapters.microsoft import odata_error
+from adapters.types import (
+    Text,
+)
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+def bc_error(
+    response: requests.Response, *, context: str | None, journal: str, secrets: list[str]
+) -> AdapterError | None:
+    """The typed error for a Business Central answer (ACCOUNTING_APIS §4.3), or None."""
+    status = response.status_code
+    if status < 300:
+        return None
+    transient = transient_for_status(response, TYPE.name.en)
+    if transient is not None:
+        return transient
+    code, message = odata_error(response)
+    detail = redact(message, secrets)[:300]
+    if status == 401:
+        return PermissionError(NOT_ENABLED, provider_code=code or "401", field="client_id")
+    if status == 403:
+        return PermissionError(NO_PERMISSION.format(detail=detail), provider_code=code or "403")
+    if status == 404 and message.startswith("Environment"):
+        return ConfigError(ENVIRONMENT_NOT_FOUND, provider_code=code or "404", field="environment")
+    if status == 404 and context == "company":
+        return ConfigError(COMPANY_GONE, provider_code=code or "404", field="company")
+    if status == 404 and context == "journal":
+        return ConfigError(
+            JOURNAL_NOT_FOUND.format(journal=journal, company="?"),
+            provider_code=code or "404",
+            field="journal",
+        )
+    if status == 404:
+        return ConfigError(NOT_FOUND.format(detail=detail), provider_code=code or "404")
+    if "permission" in message.lower():
+        return PermissionError(NO_PERMISSION.format(detail=detail), provider_code=code or "400")
+    if status == 400:
+        return DataError(REFUSED.format(detail=detail), provider_code=code or "400")
+    return ConfigError(UNEXPECTED.format(status=status), provider_code=code or str(status))
+
+
+BAD_TENANT = Text(
+    "Tenant-ID-en er verken en GUID eller et domene. Kopier «Directory (tenant) ID» fra "
+    "appregistreringen.",
+    "The tenant ID is neither a GUID nor a domain. Copy the “Directory (tenant) ID” from the "
+    "app registration.",
+)
+BAD_ENVIRONMENT = Text(
+    "Miljønavnet kan bare ha bokstaver, tall og bindestrek, f.eks. production.",
+    "The environment name may only have letters, digits and hyphens, e.g. production.",
+)
+BAD_JOURNAL = Text(
+    "Kladdenavnet er høyst 10 tegn, bokstaver og tall, f.eks. LEDGERLINK.",
+    "The journal batch name is at most 10 letters and digits, e.g. LEDGERLINK.",
+)
+NOT_ENABLED = Text(
+    "Business Central avviste appen. Åpne siden Microsoft Entra-applikasjoner i Business "
+    "Central, legg inn klient-ID-en, sett Tilstand til Aktivert og gi appen tillatelsessett. "
+    "I Azure må appen ha tillatelsen API.ReadWrite.All med administratorsamtykke.",
+    "Business Central refused the app. Open the Microsoft Entra Applications page in Business "
+    "Central, add the client ID, set State to Enabled and assign permission sets. In Azure, the "
+    "app needs the API.ReadWrite.All permission with admin consent.",
+)
+NO_PERMISSION = Text(
+    "Appen mangler tillatelse i Business Central ({detail}). Gi appen et tillatelsessett som "
+    "kan lese kontoplan og dimensjoner og bokføre finanskladder, på siden Microsoft "
+    "Entra-applikasjoner.",
+    "The app lacks a permission in Business Central ({detail}). On the Microsoft Entra "
+    "Applications page, give it a permission set that can read the chart of accounts and "
+    "dimensions and post general journals.",
+)
+ENVIRONMENT_NOT_FOUND = Text(
+    "Fant ikke miljøet i Business Central. Skriv navnet slik det står i "
+    "administrasjonssenteret, f.eks. production eller sandbox.",
+    "The environment does not exist in Business Central. Enter the name as shown in the admin "
+    "center, e.g. production or sandbox.",
+)
+COMPANY_NOT_FOUND = Text(
+    "Fant ikke selskapet «{company}» i miljøet. Selskaper appen ser: {known}.",
+    "The company “{company}” does not exist in the environment. Companies the app can see: "
+    "{known}.",
+)
+COMPANY_GONE = Text(
+    "Fant ikke selskapet i miljøet. Sjekk selskapsnavnet.",
+    "The company does not exist in the environment. Check the company name.",
+)
+JOURNAL_NOT_FOUND = Text(
+    "Fant ikke kladden {journal} i selskapet {company}. Lag en finanskladd med dette navnet i "
+    "Business Central (Finanskladder → Kladdenavn), eller skriv navnet på en som finnes.",
+    "The journal {journal} does not exist in the company {company}. Create a general journal "
+    "batch with this name in Business Central (General Journals → Batch Name), or enter the "
+    "name of one that exists.",
+)
+NOT_FOUND = Text(
+    "Business Central fant ikke det Ledgerlink ba om ({detail}).",
+    "Business Central did not find what Ledgerlink asked for ({detail}).",
+)
+REFUSED = Text(
+    "Business Central avviste bilaget: {detail}. Rett opp feltkoblingen eller utlegget og send "
+    "på nytt.",
+    "Business Central refused the voucher: {detail}. Correct the field mapping or the claim "
+    "and send again.",
+)
+POST_FAILED = Text(
+    "Business Central bokførte ikke kladden. Linjene ligger i kladden; prøv igjen senere.",
+    "Business Central did not post the journal. The lines are in the journal; try again later.",
+)
+UNEXPECTED = Text(
+    "Business Central svarte uventet (HTTP {status}). Prøv igjen senere.",
+    "Business Central gave an unexpected answer (HTTP {status}). Try again later.",
+)
