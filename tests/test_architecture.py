@@ -17,6 +17,7 @@ OWNERS = {
     "SyncSchedule": "webapp/services/scheduler.py",
 }
 WRITES = {"create", "insert", "insert_many", "replace", "update", "delete", "get_or_create"}
+QUERIES = {"select", "get", "get_or_none", "get_by_id", "raw"}
 
 
 def _python_files(*folders: str) -> list[Path]:
@@ -113,12 +114,24 @@ def _model_writes(path: Path) -> list[tuple[str, str, int]]:
     return found
 
 
-def test_views_and_the_api_write_nothing_themselves():
-    """Views parse, call one service and render: every write goes through a service."""
+def _model_queries(path: Path) -> list[tuple[str, str, int]]:
+    """(Model, method, line) for each `Model.select(...)` / `.get(...)` style query."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            target, method = node.func.value, node.func.attr
+            model = isinstance(target, ast.Name) and target.id[:1].isupper() and not target.id.isupper()
+            if model and method in QUERIES:
+                found.append((target.id, method, node.lineno))
+    return found
+
+
+def test_views_and_the_api_neither_query_nor_write_themselves():
+    """Views parse, call one service and render: reads and writes go through services."""
     offenders = [
         f"{path.relative_to(ROOT)}:{line} {model}.{method}"
         for path in _python_files("webapp/views", "webapp/api")
-        for model, method, line in _model_writes(path)
+        for model, method, line in _model_writes(path) + _model_queries(path)
     ]
     assert offenders == []
 

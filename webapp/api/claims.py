@@ -16,7 +16,6 @@ from pydantic import ValidationError
 
 from webapp.api import body, ratelimit
 from webapp.api.problems import from_validation, invalid, problem
-from webapp.models import ExpenseClaim
 from webapp.services import api_keys, claims, idempotency
 from webapp.services.claims.schema import MAX_BATCH, STATUSES, ClaimBatch, ClaimIn
 
@@ -182,9 +181,7 @@ def _store(parsed: object) -> tuple[int, object]:
 @require("claims:read")
 def show_claim(claim_id: int):
     """One claim of the key's organisation and what became of it."""
-    claim = ExpenseClaim.get_or_none(
-        (ExpenseClaim.id == claim_id) & (ExpenseClaim.organization == g.api_org.id)
-    )
+    claim = claims.claim_of(g.api_org.id, claim_id)
     if claim is None:
         return not_found()
     return json_response(claims.describe([claim])[0])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from peewee import fn
+from peewee import JOIN, fn
 
 from adapters import get_type
 from adapters.errors import AdapterError
@@ -382,3 +382,22 @@ def record_success(integration: Integration, exported: int) -> None:
     Integration.update(last_success_at=utcnow(), last_success_count=exported).where(
         Integration.id == integration.id
     ).execute()
+
+
+def of_organization(organization_id: int) -> list[Integration]:
+    """The organisation's integrations by name."""
+    return list(
+        Integration.select()
+        .where(Integration.organization == organization_id)
+        .order_by(Integration.name)
+    )
+
+
+def drafts_of(organization_id: int) -> list[Integration]:
+    """Setups not finished yet, newest first, with who started each (the wizard's first step)."""
+    return list(
+        Integration.select(Integration, User)
+        .join(User, on=(Integration.created_by == User.id), join_type=JOIN.LEFT_OUTER)
+        .where((Integration.organization == organization_id) & (Integration.status == "draft"))
+        .order_by(Integration.updated_at.desc())
+    )

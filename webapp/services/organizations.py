@@ -16,6 +16,22 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LOCALES = ("nb", "en")
 
 
+def all_organizations() -> list[Organization]:
+    """Every organisation by name (the platform admin's list)."""
+    return list(Organization.select().order_by(Organization.name))
+
+
+def organization(org_id: int) -> Organization | None:
+    return Organization.get_or_none(Organization.id == org_id)
+
+
+def membership(org: Organization, membership_id: int) -> Membership | None:
+    """One of the organisation's memberships (another organisation's answers None)."""
+    return Membership.get_or_none(
+        (Membership.id == membership_id) & (Membership.organization == org)
+    )
+
+
 def slugify(name: str) -> str:
     ascii_name = (
         unicodedata.normalize("NFKD", name.replace("ø", "o").replace("Ø", "O").replace("æ", "ae"))

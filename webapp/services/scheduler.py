@@ -434,3 +434,8 @@ def run_forever(app, stop: threading.Event | None = None, *, interval: float = 6
                 log.exception("scheduler tick failed; trying again at the next tick")
         stop.wait(interval - (time.time() % interval) + 0.05)
     log.info("scheduler stopped")
+
+
+def schedule_of(integration: Integration) -> SyncSchedule | None:
+    """The integration's stored schedule, if it has one."""
+    return SyncSchedule.get_or_none(SyncSchedule.integration == integration.id)

@@ -16,16 +16,14 @@ TIME_ZONES = sorted(z for z in zoneinfo.available_timezones() if "/" in z)
 
 
 def _org(org_id: int) -> Organization:
-    org = Organization.get_or_none(Organization.id == org_id)
+    org = orgs.organization(org_id)
     if org is None:
         abort(404)
     return org
 
 
 def _membership(org: Organization, membership_id: int) -> Membership:
-    membership = Membership.get_or_none(
-        (Membership.id == membership_id) & (Membership.organization == org)
-    )
+    membership = orgs.membership(org, membership_id)
     if membership is None:
         abort(404)
     return membership
@@ -42,7 +40,7 @@ def organizations():
             org = orgs.create_org(values, g.user)
             flash(_("Organisation %(name)s created.", name=org.name), "success")
             return redirect(url_for("admin.organization", org_id=org.id))
-    listing = Organization.select().order_by(Organization.name)
+    listing = orgs.all_organizations()
     return render_template(
         "admin/organizations.html",
         organizations=listing,

@@ -7,8 +7,8 @@ import datetime as dt
 from flask import Blueprint, g, render_template, request
 
 from webapp.access import login_required, org_blueprint_setup
-from webapp.models import Integration
 from webapp.services import claims
+from webapp.services import integrations as integration_service
 from webapp.services.claims.schema import STATUSES
 
 bp = Blueprint("claims", __name__, url_prefix="/o/<org_slug>/claims")
@@ -38,9 +38,7 @@ def index():
         )
     except ValueError:
         rows, next_cursor = claims.page(g.org.id, status=status, limit=50)
-    integrations = list(
-        Integration.select().where(Integration.organization == g.org.id).order_by(Integration.name)
-    )
+    integrations = integration_service.of_organization(g.org.id)
     return render_template(
         "claims/index.html",
         rows=rows,

@@ -11,8 +11,8 @@ from webapp.access import (
     org_admin_required,
     org_blueprint_setup,
 )
-from webapp.models import ExpenseClaim, Integration, RoutingRule
 from webapp.services import claims
+from webapp.services import integrations as integration_service
 
 bp = Blueprint("routing", __name__, url_prefix="/o/<org_slug>/routing")
 org_blueprint_setup(bp)
@@ -27,15 +27,8 @@ def rules():
 
 
 def _rules_page(error: str | None, values: dict | None = None):
-    rules = list(
-        RoutingRule.select(RoutingRule, Integration)
-        .join(Integration)
-        .where(RoutingRule.organization == g.org.id)
-        .order_by(RoutingRule.department, RoutingRule.project)
-    )
-    integrations = list(
-        Integration.select().where(Integration.organization == g.org.id).order_by(Integration.name)
-    )
+    rules = claims.rules_with_integrations(g.org.id)
+    integrations = integration_service.of_organization(g.org.id)
     return render_template(
         "routing/rules.html",
         rules=rules,
@@ -102,9 +95,7 @@ def set_default():
 @org_admin_required
 def move_claim(claim_id: int):
     """Book a claim that is not yet exported in another integration."""
-    claim = ExpenseClaim.get_or_none(
-        (ExpenseClaim.id == claim_id) & (ExpenseClaim.organization == g.org.id)
-    )
+    claim = claims.claim_of(g.org.id, claim_id)
     if claim is None or not request.form.get("integration", "").isdigit():
         abort(404)
     integration = integration_or_404(int(request.form["integration"]))

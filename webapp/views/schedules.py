@@ -9,8 +9,9 @@ from webapp import htmx
 from webapp.access import integration_or_404, org_blueprint_setup
 from webapp.db import utcnow
 from webapp.i18n import current_locale, format_local, text
-from webapp.models import Integration, SyncSchedule
+from webapp.models import Integration
 from webapp.schedule import DAY_KEYS, Schedule, describe, next_runs, parse_form
+from webapp.services import scheduler
 from webapp.services.scheduler import save_schedule
 
 bp = Blueprint("schedules", __name__, url_prefix="/o/<org_slug>/integrations/<int:integration_id>")
@@ -137,7 +138,7 @@ def _field_errors(values: dict, errors: dict) -> dict[str, str]:
 
 
 def _stored_values(integration: Integration) -> dict:
-    row = SyncSchedule.get_or_none(SyncSchedule.integration == integration.id)
+    row = scheduler.schedule_of(integration)
     values = {
         "kind": "manual",
         "hours": "",
@@ -148,7 +149,7 @@ def _stored_values(integration: Integration) -> dict:
     }
     if row is None:
         return values
-    expression = row.expression or {}
+    expression: dict = row.expression or {}
     values["kind"] = row.kind
     if row.kind == "interval":
         values["hours"] = str(expression.get("hours", ""))

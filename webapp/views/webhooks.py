@@ -6,7 +6,6 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask_babel import gettext as _
 
 from webapp.access import login_required, org_admin_required, org_blueprint_setup
-from webapp.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
 from webapp.services import webhooks
 from webapp.services.webhooks import outbox
 
@@ -15,18 +14,8 @@ org_blueprint_setup(bp)
 
 
 def _page(errors: dict, values: dict, status: int = 200):
-    endpoints = list(
-        WebhookEndpoint.select()
-        .where(WebhookEndpoint.organization == g.org.id)
-        .order_by(WebhookEndpoint.id)
-    )
-    attempts = list(
-        WebhookDelivery.select(WebhookDelivery, OutboxEvent)
-        .join(OutboxEvent)
-        .where(OutboxEvent.organization == g.org.id)
-        .order_by(WebhookDelivery.id.desc())
-        .limit(50)
-    )
+    endpoints = webhooks.endpoints_of(g.org.id)
+    attempts = webhooks.recent_attempts(g.org.id)
     return (
         render_template(
             "webhooks/index.html",
@@ -76,7 +65,7 @@ def create():
 @org_admin_required
 def resend(delivery_id: int):
     """Send the attempt's event to its endpoint again, now."""
-    delivery = WebhookDelivery.get_or_none(WebhookDelivery.id == delivery_id)
+    delivery = webhooks.delivery_of(g.org.id, delivery_id)
     if delivery is None:
         abort(404)
     again = webhooks.resend(delivery.event_id, delivery.endpoint_id, g.org.id)

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
-from peewee import JOIN
 
 from adapters import all_types, get_type
 from webapp.access import integration_or_404, org_admin_required, org_blueprint_setup
 from webapp.htmx import STOP_POLLING, is_fragment_request, push_url, render
 from webapp.htmx import redirect as htmx_redirect
 from webapp.i18n import text
-from webapp.mapping import CATALOGUE, rows_from_defaults, rows_from_models
-from webapp.models import FieldMapping, Integration, User
-from webapp.services import checks, integrations, scheduler
+from webapp.mapping import CATALOGUE, rows_from_defaults
+from webapp.models import Integration
+from webapp.services import checks, integrations, mappings, scheduler
 from webapp.services import credentials as creds
 from webapp.services.integrations import WIZARD_STEPS, StaleVersion
 from webapp.views.credentials import not_tested_message, test_panel, when_local
@@ -326,12 +325,7 @@ def _step_links(integration: Integration | None, current: str, titles: dict[str,
 def _type_context(integration: Integration | None) -> dict:
     drafts = []
     if integration is None:
-        drafts = list(
-            Integration.select(Integration, User)
-            .join(User, on=(Integration.created_by == User.id), join_type=JOIN.LEFT_OUTER)
-            .where((Integration.organization == g.org) & (Integration.status == "draft"))
-            .order_by(Integration.updated_at.desc())
-        )
+        drafts = integrations.drafts_of(g.org.id)
     return {
         "types": _types(),
         "chosen": request.form.get("type_key") or (integration.type_key if integration else ""),
@@ -363,8 +357,7 @@ def _credentials_context(integration: Integration) -> dict:
 
 def _mapping_context(integration: Integration) -> dict:
     itype = get_type(integration.type_key)
-    stored = FieldMapping.select().where(FieldMapping.integration == integration.id)
-    rows = rows_from_models(stored) or rows_from_defaults(itype)
+    rows = list(mappings.stored_rows(integration).values()) or rows_from_defaults(itype)
     labels = {t.name: text(t.label) for t in itype.target_fields}
     return {
         "mapping_rows": [
@@ -424,9 +417,7 @@ def _save_context(integration: Integration) -> dict:
         "fields": fields,
         "unreadable": unreadable,
         "passed": creds.passed_test(integration, version),
-        "mapping_count": FieldMapping.select()
-        .where(FieldMapping.integration == integration.id)
-        .count(),
+        "mapping_count": mappings.mapping_count(integration),
         "problem": None,
     }
 

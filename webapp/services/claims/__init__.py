@@ -7,11 +7,13 @@ from webapp.services.claims.ingest import IngestProblem, Stored, ingest
 from webapp.services.claims.routing import (
     RoutingError,
     add_rule,
+    claim_of,
     counts_by_integration,
     move,
     remove_rule,
     route,
     routed_to,
+    rules_with_integrations,
     set_default,
 )
 from webapp.services.claims.status import describe, page, state
@@ -21,6 +23,7 @@ __all__ = [
     "RoutingError",
     "Stored",
     "add_rule",
+    "claim_of",
     "counts_by_integration",
     "describe",
     "ingest",
@@ -30,6 +33,7 @@ __all__ = [
     "remove_rule",
     "route",
     "routed_to",
+    "rules_with_integrations",
     "set_default",
     "state",
 ]

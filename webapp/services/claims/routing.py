@@ -230,3 +230,20 @@ def remove_rule(organization: Organization, rule_id: int, actor: User | None = N
                 actor=actor,
             )
     return bool(deleted)
+
+
+def claim_of(organization_id: int, claim_id: int) -> ExpenseClaim | None:
+    """One of the organisation's claims (another organisation's answers None)."""
+    return ExpenseClaim.get_or_none(
+        (ExpenseClaim.id == claim_id) & (ExpenseClaim.organization == organization_id)
+    )
+
+
+def rules_with_integrations(organization_id: int) -> list[RoutingRule]:
+    """The organisation's routing rules with their integrations, by department and project."""
+    return list(
+        RoutingRule.select(RoutingRule, Integration)
+        .join(Integration)
+        .where(RoutingRule.organization == organization_id)
+        .order_by(RoutingRule.department, RoutingRule.project)
+    )

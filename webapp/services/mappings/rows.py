@@ -247,3 +247,8 @@ def refresh_references(integration: Integration) -> dict[str, int]:
                     integration=integration, kind=kind, items=values, refreshed_at=now
                 )
     return {kind: len(items) for kind, items in fetched.items()}
+
+
+def mapping_count(integration: Integration) -> int:
+    """How many target fields the integration's mapping fills."""
+    return FieldMapping.select().where(FieldMapping.integration == integration.id).count()

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
-from webapp.services.webhooks.delivery import deliver, deliver_due, resend
-from webapp.services.webhooks.endpoints import EVENTS, EndpointProblem, create_endpoint
+from webapp.services.webhooks.delivery import (
+    deliver,
+    deliver_due,
+    delivery_of,
+    recent_attempts,
+    resend,
+)
+from webapp.services.webhooks.endpoints import (
+    EVENTS,
+    EndpointProblem,
+    create_endpoint,
+    endpoints_of,
+)
 from webapp.services.webhooks.outbox import emit
 
 __all__ = [
@@ -12,6 +23,9 @@ __all__ = [
     "create_endpoint",
     "deliver",
     "deliver_due",
+    "delivery_of",
+    "endpoints_of",
     "emit",
+    "recent_attempts",
     "resend",
 ]

@@ -158,3 +158,24 @@ def resend(event_id: int, endpoint_id: int, organization_id: int) -> WebhookDeli
     return WebhookDelivery.create(
         event=event.id, endpoint=endpoint.id, attempt=1, next_attempt_at=utcnow()
     )
+
+
+def recent_attempts(organization_id: int, limit: int = 50) -> list[WebhookDelivery]:
+    """The organisation's latest delivery attempts with their events, newest first."""
+    return list(
+        WebhookDelivery.select(WebhookDelivery, OutboxEvent)
+        .join(OutboxEvent)
+        .where(OutboxEvent.organization == organization_id)
+        .order_by(WebhookDelivery.id.desc())
+        .limit(limit)
+    )
+
+
+def delivery_of(organization_id: int, delivery_id: int) -> WebhookDelivery | None:
+    """One of the organisation's delivery attempts (another organisation's answers None)."""
+    return (
+        WebhookDelivery.select()
+        .join(OutboxEvent)
+        .where((WebhookDelivery.id == delivery_id) & (OutboxEvent.organization == organization_id))
+        .first()
+    )

@@ -81,3 +81,12 @@ def create_endpoint(
             actor=actor,
         )
     return endpoint, secret
+
+
+def endpoints_of(organization_id: int) -> list[WebhookEndpoint]:
+    """The organisation's endpoints in the order they were added."""
+    return list(
+        WebhookEndpoint.select()
+        .where(WebhookEndpoint.organization == organization_id)
+        .order_by(WebhookEndpoint.id)
+    )
