@@ -2,7 +2,6 @@
  * Ledgerlink: the only script of our own. Loaded with `defer` after htmx; the CSP allows
  * no inline script, so every behaviour lives here and is wired by attributes.
  *
- *   <meta name="csrf-token" content="…">   sent as X-CSRFToken on every htmx request
  *   [data-autofocus], h1/h2[tabindex="-1"]  receive focus after a user-triggered swap
  *   .error-summary                           receives focus when it appears
  *   [data-confirm="Question?"]               native confirm() before the form submits
@@ -10,45 +9,12 @@
  *   .flash-region[data-msg-request-error]    the server / gets an error status (translated
  *                                            in the template; nb/en fallback here)
  *
- * Every page works without this file; it only makes the htmx upgrade accessible.
+ * htmx is configured once, by <meta name="htmx-config"> in base.html, and sends the CSRF token
+ * from the <body hx-headers> there. Every page works without this file; it only makes the
+ * htmx upgrade accessible.
  */
 (function () {
   "use strict";
-
-  var htmx = window.htmx;
-
-  /* htmx settings that the CSP and "never cache authenticated pages" require.
-     They run before htmx initialises (both scripts are deferred; htmx reads its config on
-     DOMContentLoaded), and a <meta name="htmx-config"> still overrides them. */
-  if (htmx) {
-    // htmx would inject a <style> element, which the CSP blocks; app.css has the rules.
-    htmx.config.includeIndicatorStyles = false;
-    // htmx keeps copies of pages in sessionStorage for the back button. Pages here are
-    // authenticated, so keep none and reload from the server instead.
-    htmx.config.historyCacheSize = 0;
-    htmx.config.refreshOnHistoryMiss = true;
-  }
-
-  function csrfToken() {
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.getAttribute("content") : null;
-  }
-
-  function isSameOrigin(path) {
-    try {
-      return new URL(path, document.baseURI).origin === window.location.origin;
-    } catch (e) {
-      return false;
-    }
-  }
-
-  /* (a) CSRF: every htmx request carries the token, but never to another origin. */
-  document.addEventListener("htmx:configRequest", function (evt) {
-    var token = csrfToken();
-    if (token && isSameOrigin(evt.detail.path)) {
-      evt.detail.headers["X-CSRFToken"] = token;
-    }
-  });
 
   /* (b, c) Focus after a swap, so a screen reader hears the new content.
      Order of preference inside the swapped content: the error summary, an element marked
