@@ -54,7 +54,8 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
     # Load every job module (and through them every adapter) before RQ forks its work
     # horses, so each job starts with all of it imported.
     import webapp.jobs.checks
-    import webapp.jobs.export  # noqa: F401
+    import webapp.jobs.export
+    import webapp.jobs.webhooks  # noqa: F401
     from webapp.queue import QUEUES, get_queue
 
     job_queue = get_queue()
