@@ -120,7 +120,9 @@ def _model_queries(path: Path) -> list[tuple[str, str, int]]:
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             target, method = node.func.value, node.func.attr
-            model = isinstance(target, ast.Name) and target.id[:1].isupper() and not target.id.isupper()
+            model = (
+                isinstance(target, ast.Name) and target.id[:1].isupper() and not target.id.isupper()
+            )
             if model and method in QUERIES:
                 found.append((target.id, method, node.lineno))
     return found
