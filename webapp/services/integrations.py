@@ -26,6 +26,7 @@ from webapp.models import (
     User,
 )
 from webapp.services import audit
+from webapp.services.webhooks import outbox
 
 # The setup wizard's steps in order; `integration.wizard_step` is the furthest one reached.
 WIZARD_STEPS = ("type", "credentials", "mapping", "schedule", "test", "save")
@@ -87,6 +88,7 @@ def change(
     Returns the fresh row. Writes one audit event naming the changed fields.
     """
     expected = integration.version if expected_version is None else expected_version
+    event = None
     with db.atomic():
         updated = (
             Integration.update(
@@ -110,7 +112,30 @@ def change(
             outcome=outcome,
             actor=actor,
         )
+        event = _status_event(integration.status, fresh)
+    if event is not None:
+        outbox.kick()  # after the commit; the scheduler's tick retries a lost kick
     return fresh
+
+
+def _status_event(before: str, fresh: Integration) -> str | None:
+    """Tell the host app when an integration starts or stops needing a coordinator
+    (`integration.needs_attention` / `integration.recovered`), in the change's transaction."""
+    after = fresh.status
+    if after == before:
+        return None
+    if after == "needs_reauth":
+        kind = "integration.needs_attention"
+    elif before in ("needs_reauth", "degraded") and after == "connected":
+        kind = "integration.recovered"
+    else:
+        return None
+    outbox.emit(
+        fresh.organization_id,
+        kind,
+        {"integration_id": fresh.id, "name": fresh.name, "type": fresh.type_key, "status": after},
+    )
+    return kind
 
 
 def mark_needs_reauth(integration: Integration, error: AdapterError) -> Integration:

@@ -156,3 +156,49 @@ def test_export_outcomes_become_events_and_move_updated_at(app, org, xledger, re
     assert events["claim.exported"]["external_id"] == "a"
     assert events["claim.failed"]["error_code"] == "mapping"
     assert WebhookDelivery.select().count() == 2
+
+
+def test_an_export_tells_the_host_app_what_was_booked(app, make, sandbox, receiver):
+    """A real export to the sandbox writes one claim.exported per claim with the item."""
+    from tests.webapp.exporting import bulk_claims, connected_xledger, final_run
+    from webapp.services import exports
+
+    org = make.org("Webhook-foreningen")
+    integration = connected_xledger(org, sandbox.new_xledger_token())
+    webhooks.create_endpoint(org, receiver.url, ["claim.exported"])
+    claim_ids = bulk_claims(org, 3)
+    run = final_run(exports.start_manual(integration).run.id)
+    assert run.exported_count == 3
+    rows = list(OutboxEvent.select().order_by(OutboxEvent.id))
+    events = [e.payload["data"] for e in rows]
+    assert sorted(e["claim_id"] for e in events) == sorted(claim_ids)
+    assert all(e["integration_id"] == integration.id and e["ledger_reference"] for e in events)
+    # Every event has its attempts at the endpoint (the run kicked the delivery job).
+    assert {d.event_id for d in WebhookDelivery.select()} == {e.id for e in rows}
+
+
+def test_an_integration_that_needs_a_coordinator_and_recovers_is_announced(app, make, receiver):
+    from adapters.errors import AuthError
+    from adapters.types import Text
+    from webapp.services import integrations
+
+    org = make.org("Varsel-foreningen")
+    integration = make.integration(org, status="connected")
+    webhooks.create_endpoint(
+        org, receiver.url, ["integration.needs_attention", "integration.recovered"]
+    )
+    rejected = AuthError(Text("Nøkkelen ble avvist.", "The token was rejected."), field="api_token")
+    integration = integrations.mark_needs_reauth(integration, rejected)
+    integrations.change(
+        integration, {"status": "connected"}, actor=None, action="integration.saved"
+    )
+    kinds = [e.event_type for e in OutboxEvent.select().order_by(OutboxEvent.id)]
+    assert kinds == ["integration.needs_attention", "integration.recovered"]
+    data = OutboxEvent.select().first().payload["data"]
+    assert data == {
+        "integration_id": integration.id,
+        "name": integration.name,
+        "type": "xledger",
+        "status": "needs_reauth",
+    }
+    assert "avvist" not in str(data) and "rejected" not in str(data)
