@@ -447,3 +447,20 @@ def test_starting_a_setup_purges_drafts_abandoned_for_a_day(client, org, token, 
         assert time.monotonic() < deadline, "the abandoned draft was not purged"
         time.sleep(0.02)
     assert Integration.get_by_id(integration.id).status == "draft"
+
+
+def test_a_second_integration_of_the_same_system_says_how_claims_are_booked(
+    client, org, token, sandbox, make
+):
+    first = make.integration(org, name="Xledger hovedbok", status="connected")
+    integration = through_credentials(client, token)
+    client.post(step_url(integration, "mapping"), data={"csrf_token": token})
+    client.post(step_url(integration, "schedule"), data={"csrf_token": token})
+    save_page = client.get(step_url(integration, "save") + "?lang=en").get_data(as_text=True)
+    assert "already has 1 Xledger integration: Xledger hovedbok." in save_page
+    assert "Each claim is booked in one ledger by one integration only" in save_page
+    norsk = client.get(step_url(integration, "save") + "?lang=nb").get_data(as_text=True)
+    assert "Xledger hovedbok" in norsk and "Claim routing" not in norsk
+    first.delete_instance()
+    alone = client.get(step_url(integration, "save")).get_data(as_text=True)
+    assert 'id="same-system"' not in alone

@@ -426,3 +426,18 @@ def drafts_of(organization_id: int) -> list[Integration]:
         .where((Integration.organization == organization_id) & (Integration.status == "draft"))
         .order_by(Integration.updated_at.desc())
     )
+
+
+def same_system(integration: Integration) -> list[Integration]:
+    """The organisation's saved integrations of the same accounting system, for the wizard to
+    say that each claim is booked by one of them only (never by both)."""
+    return list(
+        Integration.select()
+        .where(
+            (Integration.organization == integration.organization_id)
+            & (Integration.type_key == integration.type_key)
+            & (Integration.status != "draft")
+            & (Integration.id != integration.id)
+        )
+        .order_by(Integration.name)
+    )

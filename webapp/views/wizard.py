@@ -419,6 +419,7 @@ def _save_context(integration: Integration) -> dict:
         "passed": creds.passed_test(integration, version),
         "mapping_count": mappings.mapping_count(integration),
         "problem": None,
+        "same_system": integrations.same_system(integration),
     }
 
 
