@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from peewee import IntegrityError
 
-from tests.webapp.exporting import bulk_claims, connected_xledger, final_run, ledger_references
+from tests.webapp.exporting import (
+    bulk_claims,
+    connected_xledger,
+    final_run,
+    ledger_references,
+    wait_for,
+)
+from tests.webapp.test_scheduler import kill_tree
 from webapp.db import db
 from webapp.mapping import reference_for
 from webapp.models import ExpenseClaim, ExportItem, Integration, Organization, SyncRun
@@ -102,3 +114,114 @@ def test_the_database_refuses_a_second_item_for_a_claim(app, make, sandbox):
         ExportItem.create(
             integration=second, claim=claim_id, run=other, reference="LL-b", status="pending"
         )
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def app_config(app_config):
+    return {**app_config, "EXPORT_SETTLE_SECONDS": 0.5, "EXPORT_SEND_BACKOFF": 0.05}
+
+
+@pytest.fixture
+def redis_queue(app, redis_url):
+    """Jobs go to this run's own Redis database, for real `rq` workers to take."""
+    from webapp import queue
+
+    app.config["REDIS_URL"] = redis_url
+    queue.init_app(app)
+    job_queue = app.extensions["queue"]
+    job_queue.connection.flushdb()
+    yield job_queue
+    job_queue.connection.flushdb()
+
+
+def test_kill_9_mid_export_with_two_integrations_on_one_ledger_books_each_claim_once(
+    app, make, sandbox, sandbox_server, redis_queue, tmp_path
+):
+    """1,000 claims, half routed to each of two integrations on the same Xledger entity;
+    SIGKILL the worker while Xledger holds a batch not yet recorded; retry with a new
+    worker: every claim is in the ledger exactly once, whichever integration booked it."""
+    org = make.org()
+    token = sandbox.new_xledger_token()
+    first = connected_xledger(org, token, name="Øst")
+    second = connected_xledger(org, token, name="Vest")
+    claim_ids = bulk_claims(org, 1000)
+    routing.adopt_unrouted(first)
+    for claim in ExpenseClaim.select().where(ExpenseClaim.id.in_(claim_ids[500:])):
+        routing.move(claim, second)
+    sandbox.set_fault(token, "latency", seconds=0.12)
+    runs = [exports.start_manual(i).run for i in (first, second)]
+    env = {
+        **os.environ,
+        "LEDGERLINK_ENV": "testing",
+        "DATABASE_URL": app.config["DATABASE_URL"],
+        "REDIS_URL": app.config["REDIS_URL"],
+        "SECRET_KEY": app.config["SECRET_KEY"],
+        "LEDGERLINK_VAULT_KEYRING_FILE": app.config["VAULT_KEYRING_FILE"],
+        "LEDGERLINK_SANDBOX_URL": sandbox_server.url,
+        "LEDGERLINK_EXPORT_SETTLE_SECONDS": "0.5",
+    }
+
+    def start_worker(*extra: str) -> subprocess.Popen:
+        log = open(tmp_path / f"worker{len(extra)}.log", "w")  # noqa: SIM115 - the worker's
+        return subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "app", "worker", "exports", *extra],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def exported() -> int:
+        return ExportItem.select().where(ExportItem.status == "exported").count()
+
+    def holding_unrecorded_batch() -> bool:
+        pending = ExportItem.select().where(ExportItem.status == "pending").count()
+        if not pending or exported() == 0:
+            return False
+        return len(sandbox.ledger()["xledger"]["vouchers"]) > exported()
+
+    worker = start_worker()
+    try:
+        wait_for(holding_unrecorded_batch, timeout=90, interval=0.02)
+        kill_tree(worker.pid)
+        worker.wait(timeout=10)
+    finally:
+        if worker.poll() is None:
+            kill_tree(worker.pid)
+    sandbox.clear_faults(token)
+    assert 0 < exported() < len(claim_ids)
+
+    runner = app.test_cli_runner()
+    retries = []
+    for run in runs:
+        if SyncRun.get_by_id(run.id).status != "running":
+            continue  # still queued: the next worker takes it as it is
+        # PostgreSQL releases the dead worker's lock as soon as it sees the connection drop.
+        wait_for(
+            lambda run=run: runner.invoke(args=["sync", "retry", str(run.id)]).exit_code == 0,
+            timeout=15,
+            interval=0.2,
+        )
+        retries.append(
+            SyncRun.get((SyncRun.trigger == "retry") & (SyncRun.integration == run.integration_id))
+        )
+
+    second_worker = start_worker("--burst")
+    try:
+        for run in [r for r in runs if SyncRun.get_by_id(r.id).status == "queued"] + retries:
+            assert final_run(run.id, timeout=180).status == "succeeded"
+        second_worker.wait(timeout=60)
+    finally:
+        if second_worker.poll() is None:
+            kill_tree(second_worker.pid)
+
+    booked = bookings(sandbox, claim_ids, first, second)
+    assert set(booked.values()) == {1}, [c for c, n in booked.items() if n != 1][:5]
+    assert exported() == len(claim_ids)
+    by_integration = {i.claim_id: i.integration_id for i in ExportItem.select()}
+    assert {by_integration[c] for c in claim_ids[:500]} == {first.id}
+    assert {by_integration[c] for c in claim_ids[500:]} == {second.id}
