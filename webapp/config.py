@@ -136,6 +136,9 @@ class Config:
             "OIDC_CLIENT_ID": env.get("OIDC_CLIENT_ID", "ledgerlink-dev"),
             "OIDC_CLIENT_SECRET": env.get("OIDC_CLIENT_SECRET", "ledgerlink-dev-secret"),
             "OIDC_SCOPES": env.get("OIDC_SCOPES", "openid email profile"),
+            # Refuse sign-ins whose ID token does not say `email_verified: true`.
+            "OIDC_REQUIRE_EMAIL_VERIFIED": env.get("OIDC_REQUIRE_EMAIL_VERIFIED", "").lower()
+            in ("1", "true", "yes"),
             "ADMIN_EMAILS": _split(env.get("ADMIN_EMAILS")),
             "VAULT_KEYRING_FILE": env.get("LEDGERLINK_VAULT_KEYRING_FILE")
             or (None if cls.production else str(instance_path / "vault-keyring.json")),

@@ -9,6 +9,7 @@ from authlib.integrations.base_client.errors import MismatchingStateError, OAuth
 from authlib.integrations.flask_client import OAuth
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from joserfc.errors import JoseError
 
 from webapp.services import users
 from webapp.urls import safe_next
@@ -59,6 +60,7 @@ def login():
         )
     if not request.args.get("start"):
         return render_template("auth/login.html")
+    _forget_older_sign_ins()
     try:
         return provider.authorize_redirect(url_for("auth.callback", _external=True))
     except requests.RequestException:
@@ -68,6 +70,33 @@ def login():
             _("We could not reach the sign-in service. Wait a moment and try again."),
             503,
         )
+
+
+# Sign-ins started and not finished are kept in the session cookie (Authlib keeps one entry
+# per start); past a handful the cookie outgrows what browsers keep (4 KB) and is dropped.
+PENDING_SIGN_INS = 3
+
+
+def _forget_older_sign_ins() -> None:
+    """Keep the newest few unfinished sign-ins (other tabs) and forget the rest."""
+    pending = sorted(
+        (key for key in session if key.startswith("_state_oidc_")),
+        key=lambda key: (session[key] or {}).get("exp") or 0,
+    )
+    for key in pending[: max(0, len(pending) - (PENDING_SIGN_INS - 1))]:
+        session.pop(key, None)
+
+
+def email_verified(claims: dict, required: bool) -> bool:
+    """Whether the provider vouches for the address. An explicit "not verified" always
+    refuses; without the claim (Entra ID sends none for its own accounts) the address is
+    trusted unless OIDC_REQUIRE_EMAIL_VERIFIED asks for the claim."""
+    verified = claims.get("email_verified")
+    if isinstance(verified, str):
+        verified = {"true": True, "false": False}.get(verified.strip().lower())
+    if verified is None:
+        return not required
+    return verified is True
 
 
 @bp.get("/callback")
@@ -92,7 +121,8 @@ def callback():
             _("This sign-in link was not started here or has already been used. Start again."),
             400,
         )
-    except (OAuthError, ValueError) as exc:
+    except (OAuthError, ValueError, JoseError) as exc:
+        # JoseError: an ID token whose claims do not hold (wrong audience, expired, …).
         log.warning("sign-in failed: %s", type(exc).__name__)
         return _problem(
             _("Sign-in failed"), _("The sign-in could not be verified. Start again."), 400
@@ -112,6 +142,15 @@ def callback():
                 "The sign-in service did not tell us your email address, so we cannot find your access."
             ),
             400,
+        )
+    if not email_verified(claims, current_app.config.get("OIDC_REQUIRE_EMAIL_VERIFIED", False)):
+        log.info("sign-in refused: the provider has not verified the e-mail address")
+        return _problem(
+            _("E-mail address not verified"),
+            _(
+                "Your sign-in service says your e-mail address is not verified, so Ledgerlink cannot match it to an invitation. Verify the address with your sign-in service, or ask its administrator, then sign in again."
+            ),
+            403,
         )
     user = users.sign_in(
         claims["iss"],
