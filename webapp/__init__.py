@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from urllib.parse import urlencode
 
-from flask import Flask, g, render_template, request
+from flask import Flask, abort, g, render_template, request
 from flask_babel import Babel
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -14,6 +14,7 @@ from peewee import InterfaceError, OperationalError
 from redis.exceptions import RedisError
 
 from webapp import config as config_module
+from webapp import htmx, inputs
 from webapp.config import ConfigurationError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,6 +75,9 @@ def create_app(config: dict | None = None) -> Flask:
             if endpoint.startswith("api."):
                 return  # the host-app API: bearer keys, no cookies, so no CSRF (DESIGN §11)
             csrf.protect()
+            bad = inputs.first_bad_field()
+            if bad is not None:
+                abort(inputs.refuse(bad))
 
     from webapp import api
     from webapp.views import auth
@@ -240,7 +244,19 @@ def _register_handlers(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(exc):
-        return page(413, _("Too much data"), _("What you sent is too large. Send less at a time."))
+        from flask_babel import refresh
+
+        refresh()  # the body was refused before the request's locale was chosen
+        limit = (app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
+        message = _(
+            "What you sent is larger than %(limit)d MB, more than any field here needs. Check "
+            "for text pasted by mistake, shorten it and send the form again.",
+            limit=limit,
+        )
+        if htmx.is_fragment_request():
+            # Shown in the page's live region, next to the form that keeps what was typed.
+            return htmx.to_region(render_template("_flash.html", message=message), "#flash")
+        return page(413, _("Too much data"), message)
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)

@@ -40,5 +40,14 @@ def trigger(response: Response, event: str, detail: object | None = None) -> Res
     return response
 
 
+def to_region(body: str, target: str) -> Response:
+    """Swap `body` into another region of the page (e.g. the live region) instead."""
+    response = Response(body, status=200)
+    response.headers["HX-Retarget"] = target
+    response.headers["HX-Reswap"] = "innerHTML"
+    response.headers.add("Vary", "HX-Request")
+    return response
+
+
 # htmx stops polling an element whose response has this status.
 STOP_POLLING = 286
