@@ -234,3 +234,39 @@ def test_the_rate_limit_also_counts_per_person_across_integrations(app, make):
         wait_for_test(test.id)
     wait_seconds = (limited.value.retry_at - utcnow()).total_seconds()
     assert 55 < wait_seconds <= 60 and limited.value.seconds <= 60
+
+
+def test_parallel_presses_by_one_person_cannot_pass_the_limit(app, make):
+    """Finding 6: requests at the same moment on different integrations all passed the
+    per-person count; the person's row is now locked while counting (PostgreSQL)."""
+    import threading
+
+    from webapp.db import db
+
+    app.config["TEST_RATE_LIMIT"] = 3
+    org = make.org()
+    person = make.user("kari@example.org")
+    drafts = [draft(org) for _ in range(24)]
+    barrier = threading.Barrier(len(drafts))
+    outcomes: list[str] = []
+
+    def press(integration: Integration) -> None:
+        with app.test_request_context():
+            barrier.wait(timeout=10)
+            try:
+                checks.start_test(integration, 1, person)
+                outcomes.append("started")
+            except checks.RateLimited:
+                outcomes.append("limited")
+            finally:
+                if not db.is_closed():
+                    db.close()
+
+    threads = [threading.Thread(target=press, args=(d,)) for d in drafts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["limited"] * 21 + ["started"] * 3
+    for test in ConnectionTest.select():
+        wait_for_test(test.id)

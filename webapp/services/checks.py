@@ -74,10 +74,13 @@ def start_test(integration: Integration, version: int | None, actor: User | None
         raise NothingToTest(integration.id)
     with db.atomic():
         if is_postgres():
-            # Serialise concurrent presses for one integration so the limit holds exactly.
+            # Serialise concurrent presses for one integration, and one person's presses
+            # across integrations, so both limits hold exactly (row locks, in id order).
             Integration.select(Integration.id).where(
                 Integration.id == integration.id
             ).for_update().execute()
+            if actor is not None:
+                User.select(User.id).where(User.id == actor.id).for_update().execute()
         _check_rate(integration, actor)
         test = ConnectionTest.create(
             integration=integration.id,
