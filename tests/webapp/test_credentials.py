@@ -297,3 +297,42 @@ def test_admin_gets_404_for_another_organisations_integration(auth, client, make
     assert client.get(f"{base}/tests/1").status_code == 404
     for path in (base, f"{base}/save", f"{base}/discard"):
         assert client.post(path, data={"csrf_token": token}).status_code == 404
+
+
+def test_the_same_credentials_sent_twice_at_once_are_stored_once(app, org):
+    """Finding 5: a double click sealed the set twice in parallel and the second insert hit
+    the unique key (a 500); the vault now writes a field's row with an upsert."""
+    import threading
+
+    from webapp.db import db
+    from webapp.vault import get_vault
+
+    integration = connected(org)
+    errors: list[BaseException] = []
+    for attempt in range(10):
+        barrier = threading.Barrier(2)
+        values = {"api_token": f"{demo.XLEDGER_TOKEN}-{attempt}", "environment": "production"}
+
+        def seal(values=values, barrier=barrier) -> None:
+            with app.app_context():
+                barrier.wait(timeout=10)
+                try:
+                    get_vault().seal_set(integration, 2, values)
+                except BaseException as error:  # noqa: BLE001 - collected for the assertion
+                    errors.append(error)
+                finally:
+                    if not db.is_closed():
+                        db.close()
+
+        threads = [threading.Thread(target=seal) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert get_vault().open_set(integration, 2)["api_token"] == values["api_token"]
+    assert errors == []
+    stored = IntegrationCredential.select().where(
+        (IntegrationCredential.integration == integration.id)
+        & (IntegrationCredential.set_version == 2)
+    )
+    assert sorted(row.field_name for row in stored) == ["api_token", "environment"]

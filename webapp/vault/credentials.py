@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
-from peewee import fn
+from peewee import EXCLUDED, fn
 
 from webapp.config import ConfigurationError
 from webapp.db import db, utcnow
@@ -200,9 +200,7 @@ class Vault:
                 }
             )
         if rows:
-            with db.atomic():
-                _delete_fields(integ.id, set_version, list(fingerprints))
-                IntegrationCredential.insert_many(rows).execute()
+            _upsert_rows(rows)
         return fingerprints
 
     def open_set(self, integration: Integration | int, set_version: int) -> dict[str, str]:
@@ -270,9 +268,7 @@ class Vault:
                 }
             )
         if rows:
-            with db.atomic():
-                _delete_fields(integ.id, to_version, list(fingerprints))
-                IntegrationCredential.insert_many(rows).execute()
+            _upsert_rows(rows)
             logger.info(
                 "vault: kept fields %s of integration %s from set %s in set %s (by user %s)",
                 sorted(fingerprints),
@@ -533,9 +529,20 @@ def _get_row(integration_id: int, set_version: int, field_name: str):
     )
 
 
-def _delete_fields(integration_id: int, set_version: int, names: list[str]) -> None:
-    IntegrationCredential.delete().where(
-        (IntegrationCredential.integration == integration_id)
-        & (IntegrationCredential.set_version == set_version)
-        & (IntegrationCredential.field_name.in_(names))
+def _upsert_rows(rows: list[dict[str, Any]]) -> None:
+    """Write credential rows, replacing a field's row of the same set.
+
+    An upsert, not delete-then-insert: the same form sent twice at once (a double click)
+    writes the same row twice instead of tripping over the unique key.
+    """
+    ic = IntegrationCredential
+    ic.insert_many(rows).on_conflict(
+        conflict_target=[ic.integration, ic.set_version, ic.field_name],
+        update={
+            ic.token: EXCLUDED.token,
+            ic.key_id: EXCLUDED.key_id,
+            ic.fingerprint: EXCLUDED.fingerprint,
+            ic.created_at: EXCLUDED.created_at,
+            ic.created_by: EXCLUDED.created_by_id,
+        },
     ).execute()
