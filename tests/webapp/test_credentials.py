@@ -336,3 +336,34 @@ def test_the_same_credentials_sent_twice_at_once_are_stored_once(app, org):
         & (IntegrationCredential.set_version == 2)
     )
     assert sorted(row.field_name for row in stored) == ["api_token", "environment"]
+
+
+@pytest.mark.parametrize(
+    ("pasted", "named"),
+    [
+        (demo.XLEDGER_TOKEN + "🙂", "U+1F642"),
+        ("“" + demo.XLEDGER_TOKEN + "”", "LEFT DOUBLE QUOTATION MARK"),
+        (demo.XLEDGER_TOKEN[:8] + "\u00a0" + demo.XLEDGER_TOKEN[8:], "NO-BREAK SPACE"),
+    ],
+)
+def test_a_secret_with_a_character_no_key_has_is_refused_at_the_field(
+    client, org, token, caplog, pasted, named
+):
+    """Finding 12: an emoji in a token ended as a UnicodeEncodeError traceback in the log
+    and a message blaming the token; now the field says what is wrong before any test."""
+    integration = connected(org)
+    tests_before = ConnectionTest.select().count()
+    response = client.post(
+        url(integration) + "?lang=en",
+        data={
+            "csrf_token": token,
+            "version": integration.version,
+            "api_token": pasted,
+            "environment": "production",
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "keys and secrets never contain" in page and named in page
+    assert ConnectionTest.select().count() == tests_before
+    assert "Traceback" not in caplog.text and "UnicodeEncodeError" not in caplog.text

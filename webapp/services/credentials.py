@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -107,6 +108,13 @@ def validate(
     return values, errors
 
 
+def _describe(ch: str) -> str:
+    """A character as a person can recognise it, also when it is invisible."""
+    name = unicodedata.name(ch, "")
+    shown = f"“{ch}” " if ch.isprintable() and not ch.isspace() else ""
+    return f"{shown}U+{ord(ch):04X}{' ' + name if name else ''}"
+
+
 def _field_error(f: CredentialField, raw: str) -> str | None:
     if f.secret and _MASK.match(raw):
         return _(
@@ -115,6 +123,17 @@ def _field_error(f: CredentialField, raw: str) -> str | None:
         )
     if len(raw) > f.max_length:
         return _("This is too long: at most %(max)s characters.", max=f.max_length)
+    if f.secret:
+        odd = next((ch for ch in raw if not " " < ch < "\x7f"), None)
+        if odd is not None:
+            # Keys and secrets are plain ASCII; anything else cannot even be sent in a request
+            # header, and is nearly always pasted by mistake.
+            return _(
+                "This has a character that keys and secrets never contain (%(char)s), often an "
+                "emoji, a typographic quote or a space pasted with the value. Copy the value "
+                "again from where it was created and paste only the value.",
+                char=_describe(odd),
+            )
     if f.kind == "select":
         if raw not in {c.value for c in f.choices}:
             return text(f.pattern_message) or _("Choose one of the options.")
