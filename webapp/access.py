@@ -10,8 +10,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from flask import abort, g, redirect, request, session, url_for
+from flask import abort, current_app, g, redirect, request, session, url_for
 
+from webapp import sessions
 from webapp.models import DoesNotExist, Integration, Membership, Organization, User
 
 
@@ -22,10 +23,14 @@ def load_user() -> None:
     request.environ["ledgerlink.user_loaded"] = True
     g.user = None
     user_id = session.get("user_id")
-    if user_id is not None:
-        g.user = User.get_or_none(User.id == user_id)
-        if g.user is None:
-            session.clear()
+    if user_id is None:
+        return
+    user = User.get_or_none(User.id == user_id)
+    if user is None or not sessions.is_current(session, user, current_app.config):
+        session.clear()
+        return
+    sessions.touch(session)
+    g.user = user
 
 
 def memberships(user: User) -> list[Membership]:

@@ -147,6 +147,9 @@ class Config:
             "PORT": number(env, "PORT", 5000, minimum=1, maximum=65535),
             "SESSION_COOKIE_SECURE": cls.production,
             "PREFERRED_URL_SCHEME": "https" if cls.production else "http",
+            # A sign-in ends after this long without a request, and after this long at most.
+            "SESSION_IDLE_MINUTES": number(env, "SESSION_IDLE_MINUTES", 30, minimum=1),
+            "SESSION_MAX_HOURS": number(env, "SESSION_MAX_HOURS", 12, minimum=1, maximum=168),
             # Connection tests allowed per integration and per user in a sliding minute.
             "TEST_RATE_LIMIT": number(env, "LEDGERLINK_TEST_RATE_LIMIT", 5, minimum=1),
             **export_settings(env),

@@ -63,6 +63,8 @@ class User(BaseModel):
     is_platform_admin = BooleanField(default=False)
     created_at = UTCDateTimeField(default=utcnow)
     last_login_at = UTCDateTimeField(null=True)
+    # Bumped on sign-out: every session cookie carrying an older epoch is void.
+    session_epoch = IntegerField(default=0)
 
     class Meta:
         indexes = ((("issuer", "subject"), True),)

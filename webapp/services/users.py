@@ -39,3 +39,12 @@ def sign_in(
                     actor=user,
                 )
     return user
+
+
+def end_sessions(user: User) -> None:
+    """End every session of `user` (all browsers, copied cookies too): bump the epoch."""
+    with db.atomic():
+        User.update(session_epoch=User.session_epoch + 1).where(User.id == user.id).execute()
+        audit.record(
+            "user.signed_out", organization=None, target_type="user", target_id=user.id, actor=user
+        )

@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from flask_babel import gettext as _
 from joserfc.errors import JoseError
 
+from webapp import sessions
 from webapp.services import users
 from webapp.urls import safe_next
 
@@ -170,7 +171,7 @@ def callback():
     # Read where the person was going before the session is renewed for the signed-in user.
     next_path = safe_next(session.get("next"))
     session.clear()
-    session["user_id"] = user.id
+    sessions.start(session, user)
     if not user.is_platform_admin and not user.memberships.count():
         return redirect(url_for("auth.no_access"))
     return redirect(next_path or url_for("home.index"))
@@ -184,7 +185,9 @@ def no_access():
 
 @bp.post("/logout")
 def logout():
-    """Sign out of Ledgerlink."""
+    """Sign out of Ledgerlink, everywhere: every session of this person ends."""
+    if g.get("user") is not None:
+        users.end_sessions(g.user)
     session.clear()
     return redirect(url_for("auth.signed_out"))
 

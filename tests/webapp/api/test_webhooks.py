@@ -175,6 +175,18 @@ def test_an_export_tells_the_host_app_what_was_booked(app, make, sandbox, receiv
     assert all(e["integration_id"] == integration.id and e["ledger_reference"] for e in events)
     # Every event has its attempts at the endpoint (the run kicked the delivery job).
     assert {d.event_id for d in WebhookDelivery.select()} == {e.id for e in rows}
+    from tests.webapp.exporting import wait_for
+
+    wait_for(
+        lambda: (
+            not WebhookDelivery.select()
+            .where(
+                (WebhookDelivery.attempt == 1) & WebhookDelivery.status.in_(("pending", "sending"))
+            )
+            .exists()
+        ),
+        timeout=30,
+    )
 
 
 def test_an_integration_that_needs_a_coordinator_and_recovers_is_announced(app, make, receiver):
@@ -202,3 +214,16 @@ def test_an_integration_that_needs_a_coordinator_and_recovers_is_announced(app, 
         "status": "needs_reauth",
     }
     assert "avvist" not in str(data) and "rejected" not in str(data)
+    # The change kicked the delivery job (in-process here): let its first attempts finish.
+    from tests.webapp.exporting import wait_for
+
+    wait_for(
+        lambda: (
+            not WebhookDelivery.select()
+            .where(
+                (WebhookDelivery.attempt == 1) & WebhookDelivery.status.in_(("pending", "sending"))
+            )
+            .exists()
+        ),
+        timeout=30,
+    )

@@ -42,7 +42,16 @@ def emit(organization_id: int, event_type: str, data: dict) -> OutboxEvent:
 
 
 def kick() -> None:
-    """Ask a worker to deliver what is due (call after the emitting transaction commits)."""
+    """Ask a worker to deliver what is due (call after the emitting transaction commits);
+    nothing is queued when no endpoint waits for anything."""
     from webapp.queue import enqueue
 
-    enqueue("webhooks", JOB)
+    due = (
+        WebhookDelivery.select(WebhookDelivery.id)
+        .where(
+            (WebhookDelivery.status == "pending") & (WebhookDelivery.next_attempt_at <= utcnow())
+        )
+        .exists()
+    )
+    if due:
+        enqueue("webhooks", JOB)
