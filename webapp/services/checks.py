@@ -13,6 +13,7 @@ import datetime as dt
 import math
 
 from flask import current_app
+from redis.exceptions import RedisError
 
 from adapters import get_type
 from adapters.types import IntegrationType
@@ -91,7 +92,13 @@ def start_test(integration: Integration, version: int | None, actor: User | None
             requested_by=actor,
         )
     # Enqueued after the commit: the worker must find the row.
-    job_id = enqueue("checks", JOB, integration.id, test.id)
+    try:
+        job_id = enqueue("checks", JOB, integration.id, test.id)
+    except RedisError:
+        # No queue, no test: the row must not sit there "queued" until it goes stale. The
+        # page answers "temporarily unavailable"; pressing Test again works once Redis is back.
+        ConnectionTest.delete().where(ConnectionTest.id == test.id).execute()
+        raise
     ConnectionTest.update(job_id=job_id).where(ConnectionTest.id == test.id).execute()
     test.job_id = job_id
     return test

@@ -10,9 +10,11 @@ bumping the version, so a test finishing in the background never invalidates an 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable
 
 from peewee import JOIN, fn
+from redis.exceptions import RedisError
 
 from adapters import get_type
 from adapters.errors import AdapterError
@@ -27,6 +29,8 @@ from webapp.models import (
 )
 from webapp.services import audit
 from webapp.services.webhooks import outbox
+
+log = logging.getLogger("ledgerlink.integrations")
 
 # The setup wizard's steps in order; `integration.wizard_step` is the furthest one reached.
 WIZARD_STEPS = ("type", "credentials", "mapping", "schedule", "test", "save")
@@ -170,7 +174,11 @@ def start_draft(organization: Organization, type_key: str, actor: User | None) -
     from webapp.queue import enqueue
 
     integration = create_draft(organization, type_key, actor, wizard_step="credentials")
-    enqueue("checks", "webapp.jobs.checks.purge_drafts")
+    try:
+        enqueue("checks", "webapp.jobs.checks.purge_drafts")
+    except RedisError:
+        # Housekeeping only: the setup goes on; the next setup (or the command) purges.
+        log.warning("could not queue the purge of old drafts: the job queue is unreachable")
     return integration
 
 
