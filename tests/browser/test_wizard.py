@@ -8,10 +8,13 @@ the application log, any Redis key or value, or any text column of the database.
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import re
 import threading
 import zlib
+from urllib.parse import quote, quote_plus
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -133,15 +136,24 @@ class LeakScan:
         assert "connection test" in log, "the worker's log did not reach the log file"
         redis_blobs = list(_redis_blobs(self.redis))
         columns = _text_columns()
+        probes = 0
         for secret in self.secrets:
-            for body in html:
-                assert secret not in body
-            assert secret not in log
-            assert secret not in output.out and secret not in output.err
-            for blob in redis_blobs:
-                assert secret.encode() not in blob
-            for table, column, count in _database_hits(columns, secret):
-                assert count == 0, f"{secret!r} found in {table}.{column}"
+            for spelling in spellings(secret):
+                for body in html:
+                    assert spelling not in body
+                assert spelling not in log
+                assert spelling not in output.out and spelling not in output.err
+                for blob in redis_blobs:
+                    assert spelling.encode() not in blob
+                for table, column, count in _database_hits(columns, spelling):
+                    assert count == 0, f"{secret!r} found in {table}.{column} as {spelling!r}"
+                probes += len(html) + 3 + len(redis_blobs) + len(columns)
+        self.probes = probes
+        print(
+            f"leak scan: {len(self.secrets)} secret(s) × {len(spellings(next(iter(self.secrets))))}"
+            f" spellings × ({len(html)} responses, log, stdout, stderr, {len(redis_blobs)} Redis"
+            f" keys/values, {len(columns)} text columns) = {probes} checks"
+        )
 
     @staticmethod
     def _text(response) -> str | None:
@@ -151,6 +163,26 @@ class LeakScan:
             return response.text()
         except Exception:  # noqa: BLE001 - redirects and aborted loads have no body
             return None
+
+
+def spellings(secret: str) -> list[str]:
+    """The secret as it could leak: plain, URL-encoded, JSON-escaped and base64 (standard and
+    URL-safe, at each of the three alignments it can have inside a longer base64 text)."""
+    raw = secret.encode()
+    found = {
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+    }
+    for offset in range(3):
+        part = raw[offset:]
+        whole = len(part) // 3 * 4  # only the groups this part alone decides
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            if whole >= 8:
+                found.add(encode(part).decode()[:whole])
+    return sorted(found)
 
 
 def _redis_blobs(connection: Redis):
@@ -512,3 +544,22 @@ def _draft_at_test_step(app, org, type_key: str, values: dict) -> Integration:
         ).execute()
         get_vault().seal_set(integration, 1, values)
     return integration
+
+
+def test_the_leak_scan_finds_a_secret_in_each_spelling():
+    """The scan above is only as good as its spellings: each encoding of a secret embedded
+    in a longer text is found (base64 at every alignment, URL-encoded, JSON-escaped)."""
+    secret = "demo-secret-Value~2026/æ"
+    texts = [
+        base64.b64encode(prefix + secret.encode() + b"...").decode()
+        for prefix in (b"", b"a", b"ab")
+    ]
+    texts += [
+        base64.urlsafe_b64encode(b"xy" + secret.encode()).decode(),
+        "client_secret=" + quote_plus(secret) + "&grant_type=client_credentials",
+        json.dumps({"token": secret}),
+        "Authorization: token " + secret,
+    ]
+    for text in texts:
+        assert any(spelling in text for spelling in spellings(secret)), text
+    assert not any(spelling in "demo-secret-Value~2025" for spelling in spellings(secret))
