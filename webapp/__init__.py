@@ -7,7 +7,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from flask import Flask, abort, g, render_template, request
-from flask_babel import Babel
+from flask_babel import Babel, refresh
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from peewee import InterfaceError, OperationalError
@@ -244,8 +244,6 @@ def _register_handlers(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(exc):
-        from flask_babel import refresh
-
         refresh()  # the body was refused before the request's locale was chosen
         limit = (app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
         message = _(
