@@ -16,7 +16,7 @@ from peewee import EXCLUDED, fn
 
 from webapp.config import ConfigurationError
 from webapp.db import db, utcnow
-from webapp.models import Integration, IntegrationCredential
+from webapp.models import Integration, IntegrationCredential, WebhookEndpoint
 from webapp.vault.keyring import (
     Keyring,
     KeyringStore,
@@ -347,6 +347,7 @@ class Vault:
     # -- operations (flask vault …) ------------------------------------------------------------
 
     def token_counts(self) -> dict[str, int]:
+        """Tokens per key id: credential fields and webhook signing secrets alike."""
         query = (
             IntegrationCredential.select(
                 IntegrationCredential.key_id, fn.COUNT(IntegrationCredential.id)
@@ -354,7 +355,11 @@ class Vault:
             .group_by(IntegrationCredential.key_id)
             .tuples()
         )
-        return dict(query)
+        counts = dict(query)
+        for (token,) in WebhookEndpoint.select(WebhookEndpoint.secret_token).tuples():
+            kid = _token_kid(token)
+            counts[kid] = counts.get(kid, 0) + 1
+        return counts
 
     def status(self) -> dict[str, Any]:
         """Key ids, the active one, and token counts per key id (including unknown ids)."""
@@ -446,6 +451,9 @@ class Vault:
             failed_ids.extend(failed)
             if progress is not None:
                 progress(RewrapResult(rewrapped, skipped, len(failed_ids), tuple(failed_ids)))
+        done, failed = self._rewrap_webhook_secrets(active)
+        rewrapped += done
+        failed_ids.extend(failed)
         result = RewrapResult(rewrapped, skipped, len(failed_ids), tuple(failed_ids))
         logger.info(
             "vault: rewrap onto key %s: rewrapped %s, skipped %s, failed %s",
@@ -455,6 +463,28 @@ class Vault:
             result.failed,
         )
         return result
+
+    def _rewrap_webhook_secrets(self, active: str) -> tuple[int, list[int]]:
+        """Re-encrypt webhook signing secrets not under the active key (few: one a row)."""
+        done, failed = 0, []
+        for endpoint in WebhookEndpoint.select():
+            if _token_kid(endpoint.secret_token) == active:
+                continue
+            aad = webhook_secret_slot(endpoint)
+            try:
+                token = self.encrypt_field(aad, self.decrypt_field(aad, endpoint.secret_token))
+            except VaultError:
+                failed.append(-endpoint.id)  # negative: an endpoint, not a credential row
+                continue
+            done += (
+                WebhookEndpoint.update(secret_token=token)
+                .where(
+                    (WebhookEndpoint.id == endpoint.id)
+                    & (WebhookEndpoint.secret_token == endpoint.secret_token)
+                )
+                .execute()
+            )
+        return done, failed
 
     def _rewrap_batch(self, batch: list[IntegrationCredential]) -> tuple[int, int, list[int]]:
         done, raced, failed = 0, 0, []
@@ -546,3 +576,11 @@ def _upsert_rows(rows: list[dict[str, Any]]) -> None:
             ic.created_by: EXCLUDED.created_by_id,
         },
     ).execute()
+
+
+# A webhook endpoint's signing secret is bound to the endpoint (integration id 0).
+WEBHOOK_SECRET_FIELD = "webhook_secret"
+
+
+def webhook_secret_slot(endpoint: WebhookEndpoint) -> tuple[int, int, int, str]:
+    return (endpoint.organization_id, 0, endpoint.id, WEBHOOK_SECRET_FIELD)

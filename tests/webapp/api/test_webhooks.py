@@ -9,7 +9,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from webapp.db import db
-from webapp.models import OutboxEvent, WebhookDelivery
+from webapp.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
 from webapp.services import webhooks
 
 
@@ -227,3 +227,22 @@ def test_an_integration_that_needs_a_coordinator_and_recovers_is_announced(app, 
         ),
         timeout=30,
     )
+
+
+def test_vault_rotation_covers_webhook_signing_secrets(app, org, receiver):
+    """A key still sealing a webhook secret cannot be retired; rewrap moves the secret to the
+    new key and signing goes on with the same secret."""
+    from webapp.services.webhooks.endpoints import secret_of
+    from webapp.vault import KeyringError, get_vault
+
+    endpoint, secret = webhooks.create_endpoint(org, receiver.url, ["claim.exported"])
+    vault = get_vault()
+    old = vault.active_key_id
+    vault.rotate()
+    assert vault.token_counts().get(old) == 1
+    with pytest.raises(KeyringError, match="still used by 1 token"):
+        vault.retire(old)
+    result = vault.rewrap()
+    assert result.rewrapped == 1 and result.failed == 0
+    vault.retire(old)
+    assert secret_of(WebhookEndpoint.get_by_id(endpoint.id)) == secret

@@ -13,7 +13,6 @@ from webapp.models import Organization, User, WebhookEndpoint
 from webapp.services import audit
 
 EVENTS = ("claim.exported", "claim.failed", "integration.needs_attention", "integration.recovered")
-SECRET_FIELD = "webhook_secret"
 
 
 class EndpointProblem(Exception):
@@ -36,8 +35,11 @@ def check_url(url: str) -> str:
 
 
 def _aad(endpoint: WebhookEndpoint) -> tuple[int, int, int, str]:
-    # Integration id 0: the token belongs to the endpoint, not to an integration.
-    return (endpoint.organization_id, 0, endpoint.id, SECRET_FIELD)
+    # Integration id 0: the token belongs to the endpoint, not to an integration. The vault
+    # names the slot, so that `flask vault rewrap` and `retire` cover these secrets too.
+    from webapp.vault.credentials import webhook_secret_slot
+
+    return webhook_secret_slot(endpoint)
 
 
 def secret_of(endpoint: WebhookEndpoint) -> str:
