@@ -103,7 +103,8 @@ def _run(integration) -> tuple[float, object]:
 
 
 def _part_a(app, sandbox) -> tuple[float, float, float]:
-    import adapters.xledger as xledger
+    # The adapter module reads the limit (adapters/xledger is a package of parts).
+    import adapters.xledger.adapter as xledger
 
     org, connected_xledger, client = _setup(sandbox.url)
     # Rate limits off: the adapter's pacing for Xledger's burst limit as well.
@@ -119,11 +120,22 @@ def _part_a(app, sandbox) -> tuple[float, float, float]:
         client.reset()
         token = client.new_xledger_token()
         integration = connected_xledger(org, token, name="Xledger A2")
+        _book_anew(integration)
         elapsed, _run_row = _run(integration)
     finally:
         xledger.BURST_LIMIT = paced
     print(f"(a) the adapter alone (Adapter.export per batch, no database): {adapter_only:.2f} s")
     return elapsed / plain, elapsed, plain
+
+
+def _book_anew(integration) -> None:
+    """Each part books the same claims again into an emptied sandbox ledger: forget the
+    earlier part's export items and route every claim to this integration (one ledger per
+    claim holds inside a part; the product itself never does this)."""
+    from webapp.models import ExpenseClaim, ExportItem
+
+    ExportItem.delete().execute()
+    ExpenseClaim.update(integration=integration.id).execute()
 
 
 def _adapter_only(token: str, vouchers_by_batch: list) -> float:
@@ -221,6 +233,7 @@ def _part_b(app, sandbox) -> tuple[float, float, int, int]:
     org = Organization.get(Organization.slug == "bench")
     token = client.new_xledger_token()
     integration = connected_xledger(org, token, name="Xledger B")
+    _book_anew(integration)
     client.clear_requests()
     elapsed, _run_row = _run(integration)
     calls = len([r for r in client.requests_seen() if r["api"] == "xledger"])

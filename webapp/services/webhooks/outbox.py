@@ -41,6 +41,18 @@ def emit(organization_id: int, event_type: str, data: dict) -> OutboxEvent:
     return event
 
 
+def subscribed(organization_id: int) -> set[str]:
+    """The event types some enabled endpoint of the organisation takes."""
+    wanted: set[str] = set()
+    for (events,) in (
+        WebhookEndpoint.select(WebhookEndpoint.events)
+        .where((WebhookEndpoint.organization == organization_id) & WebhookEndpoint.enabled)
+        .tuples()
+    ):
+        wanted.update(events or [])
+    return wanted
+
+
 def kick() -> None:
     """Ask a worker to deliver what is due (call after the emitting transaction commits);
     nothing is queued when no endpoint waits for anything."""
