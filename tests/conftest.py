@@ -125,6 +125,10 @@ def app(app_config):
 
     application = create_app(app_config)
     yield application
+    # In-process jobs a test started must not run into the truncation below (a deadlock).
+    queue = application.extensions.get("queue")
+    if queue is not None:
+        queue.close()
     if not db.is_closed():
         db.close()
     _truncate_all(db.obj)

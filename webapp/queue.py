@@ -64,6 +64,11 @@ class JobQueue:
             except Exception:  # noqa: BLE001 - the job records its own failure; keep the thread
                 log.exception("in-process job %s failed", kwargs["job_id"])
 
+    def close(self) -> None:
+        """Stop taking in-process jobs: queued ones are dropped, running ones finish."""
+        if self.in_process:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+
     def ping(self) -> bool:
         return bool(self.connection.ping())
 

@@ -134,6 +134,8 @@ def _status_event(before: str, fresh: Integration) -> str | None:
         kind = "integration.recovered"
     else:
         return None
+    if kind not in outbox.subscribed(fresh.organization_id):
+        return None  # no endpoint takes it: there is no one to tell
     outbox.emit(
         fresh.organization_id,
         kind,
