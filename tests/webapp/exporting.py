@@ -4,10 +4,15 @@ what the sandbox ledger holds, and waiting on a condition instead of sleeping.""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 
 from adapters import get_type
 from sandbox import demo
@@ -176,3 +181,52 @@ def final_run(run_id: int, timeout: float = 30.0) -> SyncRun:
         return run if run.is_final else None
 
     return wait_for(done, timeout)
+
+
+# --- real worker processes ---------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def worker_env(app, sandbox_url: str, **extra: str) -> dict[str, str]:
+    """The environment the README gives workers: the web app's own settings."""
+    return {
+        **os.environ,
+        "LEDGERLINK_ENV": "testing",
+        "DATABASE_URL": app.config["DATABASE_URL"],
+        "REDIS_URL": app.config["REDIS_URL"],
+        "SECRET_KEY": app.config["SECRET_KEY"],
+        "LEDGERLINK_VAULT_KEYRING_FILE": app.config["VAULT_KEYRING_FILE"],
+        "LEDGERLINK_SANDBOX_URL": sandbox_url,
+        **extra,
+    }
+
+
+def start_worker(env: dict[str, str], log_path: Path, *extra: str) -> subprocess.Popen:
+    """`flask --app app worker exports` in its own session (so kill_tree reaches its horse)."""
+    log = log_path.open("w")
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app", "worker", "exports", *extra],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a worker and its work horse (RQ runs each job in a child in its own session)."""
+    family = [pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            family.append(int(stat.parent.name))
+    for member in reversed(family):
+        try:
+            os.kill(member, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

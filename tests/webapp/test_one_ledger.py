@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,10 +11,12 @@ from tests.webapp.exporting import (
     bulk_claims,
     connected_xledger,
     final_run,
+    kill_tree,
     ledger_references,
+    start_worker,
     wait_for,
+    worker_env,
 )
-from tests.webapp.test_scheduler import kill_tree
 from webapp.db import db
 from webapp.mapping import reference_for
 from webapp.models import ExpenseClaim, ExportItem, Integration, Organization, SyncRun
@@ -153,27 +152,10 @@ def test_kill_9_mid_export_with_two_integrations_on_one_ledger_books_each_claim_
         routing.move(claim, second)
     sandbox.set_fault(token, "latency", seconds=0.12)
     runs = [exports.start_manual(i).run for i in (first, second)]
-    env = {
-        **os.environ,
-        "LEDGERLINK_ENV": "testing",
-        "DATABASE_URL": app.config["DATABASE_URL"],
-        "REDIS_URL": app.config["REDIS_URL"],
-        "SECRET_KEY": app.config["SECRET_KEY"],
-        "LEDGERLINK_VAULT_KEYRING_FILE": app.config["VAULT_KEYRING_FILE"],
-        "LEDGERLINK_SANDBOX_URL": sandbox_server.url,
-        "LEDGERLINK_EXPORT_SETTLE_SECONDS": "0.5",
-    }
+    env = worker_env(app, sandbox_server.url, LEDGERLINK_EXPORT_SETTLE_SECONDS="0.5")
 
-    def start_worker(*extra: str) -> subprocess.Popen:
-        log = open(tmp_path / f"worker{len(extra)}.log", "w")  # noqa: SIM115 - the worker's
-        return subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "app", "worker", "exports", *extra],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    def start(*extra: str):
+        return start_worker(env, tmp_path / f"worker{len(extra)}.log", *extra)
 
     def exported() -> int:
         return ExportItem.select().where(ExportItem.status == "exported").count()
@@ -184,7 +166,7 @@ def test_kill_9_mid_export_with_two_integrations_on_one_ledger_books_each_claim_
             return False
         return len(sandbox.ledger()["xledger"]["vouchers"]) > exported()
 
-    worker = start_worker()
+    worker = start()
     try:
         wait_for(holding_unrecorded_batch, timeout=90, interval=0.02)
         kill_tree(worker.pid)
@@ -210,7 +192,7 @@ def test_kill_9_mid_export_with_two_integrations_on_one_ledger_books_each_claim_
             SyncRun.get((SyncRun.trigger == "retry") & (SyncRun.integration == run.integration_id))
         )
 
-    second_worker = start_worker("--burst")
+    second_worker = start("--burst")
     try:
         for run in [r for r in runs if SyncRun.get_by_id(r.id).status == "queued"] + retries:
             assert final_run(run.id, timeout=180).status == "succeeded"

@@ -5,10 +5,6 @@ dead worker (a real `rq worker` killed with SIGKILL mid-export), the loop and th
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
-import subprocess
-import sys
 import threading
 from collections import Counter
 from pathlib import Path
@@ -20,9 +16,12 @@ from tests.webapp.exporting import (
     bulk_claims,
     connected_xledger,
     final_run,
+    kill_tree,
     ledger_references,
     schedule,
+    start_worker,
     wait_for,
+    worker_env,
 )
 from webapp.db import db, utcnow
 from webapp.models import ExportItem, Integration, SyncRun, SyncSchedule
@@ -271,27 +270,10 @@ def test_kill_9_of_the_worker_mid_export_loses_and_duplicates_nothing(
     claim_ids = bulk_claims(org, 2000)
     sandbox.set_fault(token, "latency", seconds=0.12)
     run = exports.start_manual(integration).run
-    env = {
-        **os.environ,
-        "LEDGERLINK_ENV": "testing",
-        "DATABASE_URL": app.config["DATABASE_URL"],
-        "REDIS_URL": app.config["REDIS_URL"],
-        "SECRET_KEY": app.config["SECRET_KEY"],
-        "LEDGERLINK_VAULT_KEYRING_FILE": app.config["VAULT_KEYRING_FILE"],
-        "LEDGERLINK_SANDBOX_URL": sandbox_server.url,
-        "LEDGERLINK_EXPORT_SETTLE_SECONDS": "0.5",
-    }
+    env = worker_env(app, sandbox_server.url, LEDGERLINK_EXPORT_SETTLE_SECONDS="0.5")
 
-    def start_worker(*extra: str) -> subprocess.Popen:
-        log = open(tmp_path / f"worker{len(extra)}.log", "w")
-        return subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "app", "worker", "exports", *extra],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    def start(*extra: str):
+        return start_worker(env, tmp_path / f"worker{len(extra)}.log", *extra)
 
     def exported() -> int:
         return ExportItem.select().where(ExportItem.status == "exported").count()
@@ -302,7 +284,7 @@ def test_kill_9_of_the_worker_mid_export_loses_and_duplicates_nothing(
             return False
         return len(sandbox.ledger()["xledger"]["vouchers"]) > exported()
 
-    worker = start_worker()
+    worker = start()
     try:
         wait_for(holding_unrecorded_batch, timeout=60, interval=0.02)
         kill_tree(worker.pid)
@@ -324,7 +306,7 @@ def test_kill_9_of_the_worker_mid_export_loses_and_duplicates_nothing(
     assert "continues in retry run" in outcome.output
     retry = SyncRun.get((SyncRun.trigger == "retry") & (SyncRun.integration == integration))
 
-    second = start_worker("--burst")
+    second = start("--burst")
     try:
         finished = final_run(retry.id, timeout=120)
         second.wait(timeout=30)
@@ -339,23 +321,6 @@ def test_kill_9_of_the_worker_mid_export_loses_and_duplicates_nothing(
     assert len(refs) == len(claim_ids)
     assert set(refs.values()) == {1}
     assert exported() == len(claim_ids)
-
-
-def kill_tree(pid: int) -> None:
-    """SIGKILL a worker and its work horse (RQ runs each job in a child in its own session)."""
-    family = [pid]
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            family.append(int(stat.parent.name))
-    for member in reversed(family):
-        try:
-            os.kill(member, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 # --- the loop and the commands -----------------------------------------------------------------
