@@ -199,6 +199,8 @@ def _register_cli(app: Flask) -> None:
 
 
 def _register_handlers(app: Flask) -> None:
+    from webapp.services.integrations import StaleVersion
+
     def page(status: int, title: str, message: str):
         return render_template("error.html", title=title, message=message, status=status), status
 
@@ -255,6 +257,15 @@ def _register_handlers(app: Flask) -> None:
             # Shown in the page's live region, next to the form that keeps what was typed.
             return htmx.to_region(render_template("_flash.html", message=message), "#flash")
         return page(413, _("Too much data"), message)
+
+    @app.errorhandler(StaleVersion)
+    def stale_version(exc):
+        # A form's own view answers a conflict next to the form; this is for a save that met
+        # a background change (a connection test or export bumped the version meanwhile).
+        message = _("Someone else changed this integration just now. Look at it again and retry.")
+        if htmx.is_fragment_request():
+            return htmx.to_region(render_template("_flash.html", message=message), "#flash")
+        return page(409, _("Changed meanwhile"), message)
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)

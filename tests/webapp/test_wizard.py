@@ -18,6 +18,7 @@ from tests.webapp.wizard_helpers import (
     wait_for_test,
 )
 from webapp.db import utcnow
+from webapp.services import integrations
 from webapp.models import (
     AuditEvent,
     ConnectionTest,
@@ -464,3 +465,32 @@ def test_a_second_integration_of_the_same_system_says_how_claims_are_booked(
     first.delete_instance()
     alone = client.get(step_url(integration, "save")).get_data(as_text=True)
     assert 'id="same-system"' not in alone
+
+
+def test_a_step_that_meets_a_background_change_asks_to_look_again(client, org, token, monkeypatch):
+    # A connection test or export may bump the integration's version while a step is saved:
+    # the coordinator is told so in words (409, or the live region for htmx), never a 500.
+    integration = through_credentials(client, token)
+    apply_defaults = integrations.apply_default_mapping
+
+    def meanwhile(draft, actor):
+        integrations.change(
+            Integration.get_by_id(draft.id), {"name": "Endret"}, actor=None, action="test.bump"
+        )
+        return apply_defaults(draft, actor)
+
+    monkeypatch.setattr(integrations, "apply_default_mapping", meanwhile)
+    response = client.post(step_url(integration, "mapping"), data={"csrf_token": token})
+    assert response.status_code == 409
+    assert "Noen andre endret denne integrasjonen akkurat nå" in response.get_data(as_text=True)
+    fragment = client.post(
+        step_url(integration, "mapping"), data={"csrf_token": token}, headers=HTMX
+    )
+    assert fragment.headers["HX-Retarget"] == "#flash"
+    assert "Se på den igjen og prøv på nytt" in fragment.get_data(as_text=True)
+    # Nothing was lost: the draft is where it was and a second try goes on.
+    monkeypatch.setattr(integrations, "apply_default_mapping", apply_defaults)
+    assert Integration.get_by_id(integration.id).wizard_step == "mapping"
+    assert (
+        client.post(step_url(integration, "mapping"), data={"csrf_token": token}).status_code == 303
+    )
