@@ -18,7 +18,6 @@ from tests.webapp.wizard_helpers import (
     wait_for_test,
 )
 from webapp.db import utcnow
-from webapp.services import integrations
 from webapp.models import (
     AuditEvent,
     ConnectionTest,
@@ -27,6 +26,7 @@ from webapp.models import (
     IntegrationCredential,
     SyncSchedule,
 )
+from webapp.services import integrations
 
 BASE = "/o/nbf/integrations"
 
