@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from adapters.errors import AdapterError
 from adapters.types import (
     CheckResult,
     ExportResult,
     IntegrationType,
     ReferenceItem,
     ReferenceKind,
+    Text,
     Voucher,
 )
 
@@ -29,6 +31,31 @@ class AdapterSettings:
     backoff_base: float = 0.5
 
 
+@dataclass(frozen=True)
+class Note:
+    """Something an export or a reference fetch went on without (DESIGN: enrichments).
+
+    What an export needs (authenticate, find the target, write, confirm) stops a run when it
+    fails; an enrichment (dimensions, tax groups, projects, a reference list, readback after
+    posting) that is missing or forbidden is skipped with a note instead. `message` says
+    what was skipped, why, and what an admin can grant; never a URL, JSON or provider text.
+    """
+
+    key: str
+    message: Text
+    provider_code: str | None = None
+    details: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "key": self.key,
+            "nb": self.message.nb,
+            "en": self.message.en,
+            "code": self.provider_code,
+            "details": dict(self.details),
+        }
+
+
 class Adapter:
     """One accounting system. Subclasses set `type` and implement the four operations.
 
@@ -41,6 +68,29 @@ class Adapter:
     def __init__(self, credentials: Mapping[str, str], settings: AdapterSettings) -> None:
         self.credentials = dict(credentials)
         self.settings = settings
+        # Enrichments skipped during this adapter's life, one note per key (see `Note`).
+        self.notes: list[Note] = []
+        # Set by `carrying()` when a request holding vouchers is about to leave; the export
+        # run clears it before each batch. A batch whose call never started goes back to
+        # waiting when the run stops; one that may have left stays "sent, outcome unknown".
+        self.carried = False
+
+    def skip(self, key: str, message: Text, error: AdapterError | None = None) -> None:
+        """Record that the enrichment `key` was skipped (once per adapter) and go on."""
+        if any(note.key == key for note in self.notes):
+            return
+        self.notes.append(
+            Note(
+                key,
+                message,
+                provider_code=error.provider_code if error else None,
+                details=dict(error.details) if error else {},
+            )
+        )
+
+    def carrying(self) -> None:
+        """Call right before sending a request that holds vouchers (a write)."""
+        self.carried = True
 
     def __repr__(self) -> str:
         # Never the credentials.

@@ -23,6 +23,7 @@ class AdapterError(Exception):
         hint: Text | None = None,
         field: str | None = None,
         retry_after: float | None = None,
+        details: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message.en)
         self.message = message
@@ -30,6 +31,9 @@ class AdapterError(Exception):
         self.hint = hint
         self.field = field
         self.retry_after = retry_after
+        # What support needs and a coordinator never reads in the message: the provider's
+        # request and correlation ids (e.g. {"request_id": …}), shown under "Technical details".
+        self.details = dict(details or {})
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.provider_code!r}, message={self.message.en!r})"

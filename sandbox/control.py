@@ -14,6 +14,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from sandbox import demo
 from sandbox.responses import json_response
 from sandbox.state import FAULT_KINDS, SandboxState
+from sandbox.variations import VARIATIONS
 
 bp = Blueprint("control", __name__, url_prefix="/_sandbox")
 
@@ -254,6 +255,7 @@ MESSAGES = {
     "fault": "Fault injected. It affects the next requests as chosen.",
     "cleared": "All faults cleared.",
     "reset": "The sandbox is back to its starting state: nothing posted, no faults.",
+    "variation": "The tenant variation changed. It applies to the next requests.",
     "invalid": "That request was not understood; nothing changed.",
 }
 
@@ -278,6 +280,7 @@ def page() -> str:
         message=message,
         targets=PAGE_TARGETS,
         page_faults=PAGE_FAULTS,
+        variations=list(VARIATIONS.values()),
         **context,
     )
 
@@ -315,6 +318,13 @@ def _page_action(state: SandboxState, action: str) -> str:
             return "reset"
         if action == "add-fault":
             return _page_fault(state)
+        if action == "variation":
+            variation = VARIATIONS.get(request.form.get("key", ""))
+            value = request.form.get("value")
+            if variation is None or not variation.allows(value):
+                return "invalid"
+            state.settings[variation.key] = value
+            return "variation"
     return "invalid"
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox import demo
+from sandbox.variations import VARIATIONS
 
 DEFAULT_SETTINGS: dict[str, Any] = {
     # Xledger's unofficial burst limit: more than `burst_max_requests` per token within
@@ -34,6 +35,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "bc_page_size": 20000,
     # How long a `timeout` fault sleeps when the fault does not say.
     "timeout_seconds": 30.0,
+    # How real tenants differ (sandbox/variations.py): the demo tenant's answer by default.
+    **{key: variation.default for key, variation in VARIATIONS.items()},
 }
 
 FAULT_KINDS = frozenset(
@@ -170,6 +173,11 @@ class SandboxState:
             if kind is bool and not isinstance(value, bool):
                 raise ValueError(f"{key} must be true or false")
             coerced[key] = kind(value)
+        for key, value in coerced.items():
+            variation = VARIATIONS.get(key)
+            if variation is not None and not variation.allows(value):
+                known = ", ".join(f'"{choice}"' for choice, _meaning in variation.choices)
+                raise ValueError(f"{key} must be one of {known}")
         if coerced.get("xledger_unknown_token", "errors") not in ("errors", "401"):
             raise ValueError('xledger_unknown_token must be "errors" or "401"')
         if coerced.get("entra_unknown_tenant_error", "invalid_request") not in (
