@@ -67,7 +67,12 @@ def postgres_database():
 
 @contextmanager
 def redis_database():
-    """Claim an empty Redis database number (1–15) for this run; yields its URL."""
+    """Claim an empty Redis database number (1–15) for this run; yields its URL.
+
+    The claim is the `ledgerlink:test-owner` key: tests empty the database with
+    `empty_redis`, never `flushdb` alone (that drops the claim and lets another process
+    take the same number while this one still uses it).
+    """
     claim = f"ledgerlink:test-claim:{uuid.uuid4().hex}"
     for number in range(15, 0, -1):
         conn = Redis.from_url(f"{REDIS_BASE}/{number}")
@@ -80,3 +85,13 @@ def redis_database():
                     conn.flushdb()
             return
     raise RuntimeError("no empty Redis database number (1-15) is free for the tests")
+
+
+def empty_redis(conn: Redis) -> None:
+    """Empty a claimed test database, keeping its claim (one atomic MULTI/EXEC)."""
+    owner = conn.get("ledgerlink:test-owner")
+    pipe = conn.pipeline(transaction=True)
+    pipe.flushdb()
+    if owner is not None:
+        pipe.set("ledgerlink:test-owner", owner, ex=3600)
+    pipe.execute()

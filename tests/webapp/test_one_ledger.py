@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from peewee import IntegrityError
 
+from tests import services
 from tests.webapp.exporting import (
     bulk_claims,
     connected_xledger,
@@ -131,9 +132,9 @@ def redis_queue(app, redis_url):
     app.config["REDIS_URL"] = redis_url
     queue.init_app(app)
     job_queue = app.extensions["queue"]
-    job_queue.connection.flushdb()
+    services.empty_redis(job_queue.connection)
     yield job_queue
-    job_queue.connection.flushdb()
+    services.empty_redis(job_queue.connection)
 
 
 def test_kill_9_mid_export_with_two_integrations_on_one_ledger_books_each_claim_once(

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests import services
 from tests.webapp.exporting import (
     bulk_claims,
     connected_xledger,
@@ -45,9 +46,9 @@ def redis_queue(app, redis_url):
     app.config["REDIS_URL"] = redis_url
     queue.init_app(app)
     job_queue = app.extensions["queue"]
-    job_queue.connection.flushdb()
+    services.empty_redis(job_queue.connection)
     yield job_queue
-    job_queue.connection.flushdb()
+    services.empty_redis(job_queue.connection)
 
 
 def local(year, month, day, hour=0, minute=0) -> dt.datetime:

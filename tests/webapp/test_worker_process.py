@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import services
 from tests.webapp.exporting import bulk_claims, connected_xledger, final_run, wait_for
 from webapp.models import ConnectionTest, ExportItem, Integration
 from webapp.services import checks, exports
@@ -53,7 +54,7 @@ def worker_env(app, redis_url, sandbox_server):
 
     app.config["REDIS_URL"] = redis_url
     queue.init_app(app)
-    app.extensions["queue"].connection.flushdb()
+    services.empty_redis(app.extensions["queue"].connection)
     env = {
         **os.environ,
         "LEDGERLINK_ENV": "testing",
@@ -65,7 +66,7 @@ def worker_env(app, redis_url, sandbox_server):
         "OIDC_ISSUER": app.config["OIDC_ISSUER"],
     }
     yield env
-    app.extensions["queue"].connection.flushdb()
+    services.empty_redis(app.extensions["queue"].connection)
 
 
 def test_a_plain_rq_worker_runs_a_connection_test_and_an_export(
