@@ -282,6 +282,7 @@ class DataverseAdapter(MicrosoftAdapter):
     def export(self, vouchers: list[Voucher]) -> list[ExportResult]:
         """One record per line, the balancing line last, so its record marks a whole voucher."""
         table = self._table_path()
+        self.entra.token()  # a refused app is known before any record leaves
         results = []
         for voucher in vouchers:
             problem = unbalanced(voucher, TYPE.batch_limit)
@@ -303,6 +304,7 @@ class DataverseAdapter(MicrosoftAdapter):
         created: list[str] = []
         try:
             for line in spread_voucher_fields(voucher, TYPE):
+                self.carrying()
                 response = self.api.request(
                     "POST",
                     self._url(table),

@@ -197,6 +197,8 @@ class SyncRun(BaseModel):
     error_kind = CharField(max_length=16, null=True)
     # Human message in both languages: {"nb": …, "en": …}.
     message = JSONTextField(null=True)
+    # Enrichments the adapter skipped: [{"key", "nb", "en", "code", "details"}] (adapters.base.Note).
+    notes = JSONTextField(null=True)
     total_count = IntegerField(default=0)
     exported_count = IntegerField(default=0)
     failed_count = IntegerField(default=0)

@@ -250,6 +250,7 @@ class BusinessCentralAdapter(MicrosoftAdapter):
             if problem is not None:
                 results[voucher.reference] = failed(voucher, problem, "unknown_code")
                 continue
+            self.carrying()
             try:
                 created[voucher.reference] = self._create_lines(
                     journal_id, voucher, lines, existing

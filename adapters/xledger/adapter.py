@@ -204,6 +204,7 @@ class XledgerAdapter(Adapter):
         for voucher in batch:
             for index, node in enumerate(self._nodes(voucher)):
                 inputs.append({"clientId": f"{voucher.reference}#{index}", "node": node})
+        self.carrying()
         try:
             data = self._graphql(ADD_GL_IMPORT_ITEMS, {"inputs": inputs}, idempotent=False)
         except DataError as error:

@@ -38,22 +38,36 @@ def connected_xledger(
     status: str = "connected",
 ) -> Integration:
     """An Xledger integration as the wizard leaves it: sealed credentials, default mapping."""
+    credentials = {
+        "api_token": token,
+        "environment": "production",
+        "entity_code": demo.XLEDGER_ENTITY_CODE,
+    }
+    return connected(org, "xledger", credentials, name=name, status=status)
+
+
+def connected(
+    org: Organization,
+    type_key: str,
+    credentials: dict[str, str],
+    *,
+    name: str | None = None,
+    status: str = "connected",
+) -> Integration:
+    """An integration of any system as the wizard leaves it: sealed credentials, default
+    mapping, and the organisation's default if it had none."""
     from webapp.vault import get_vault
 
     integration = Integration.create(
         organization=org,
-        type_key="xledger",
-        name=name,
+        type_key=type_key,
+        name=name or get_type(type_key).name.en,
         status=status,
         active_credential_version=1,
         wizard_step="save",
     )
-    get_vault().seal_set(
-        integration,
-        1,
-        {"api_token": token, "environment": "production", "entity_code": demo.XLEDGER_ENTITY_CODE},
-    )
-    rows = rows_from_defaults(get_type("xledger"))
+    get_vault().seal_set(integration, 1, credentials)
+    rows = rows_from_defaults(get_type(type_key))
     FieldMapping.insert_many(
         [
             {**row.model_values(), "integration": integration.id, "position": position}

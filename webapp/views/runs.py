@@ -134,3 +134,35 @@ def run_status_word(status: str) -> str:
 def run_trigger_word(trigger: str) -> str:
     word = TRIGGER_WORDS.get(trigger)
     return word() if word else trigger
+
+
+# Provider ids support asks for, in words (others show under their own technical name).
+DETAIL_WORDS = {
+    "request_id": lambda: _("Request id"),
+    "correlation_id": lambda: _("Correlation id"),
+    "client_request_id": lambda: _("Client request id"),
+    "activity_id": lambda: _("Activity id"),
+    "trace_id": lambda: _("Trace id"),
+}
+
+
+@bp.app_template_global()
+def technical_details(run: SyncRun) -> list[tuple[str, str]]:
+    """(label, value) pairs for the run's "Technical details": the provider's code and ids,
+    for the run and for each enrichment it skipped. Never shown in the message itself."""
+
+    def label(key: str) -> str:
+        word = DETAIL_WORDS.get(key)
+        return word() if word else key
+
+    message: dict = run.message or {}
+    pairs: list[tuple[str, str]] = []
+    if message.get("code"):
+        pairs.append((_("Code from the accounting system"), str(message["code"])))
+    pairs += [(label(k), str(v)) for k, v in (message.get("details") or {}).items()]
+    for note in run.notes or ():
+        what = note.get("key", "")
+        if note.get("code"):
+            pairs.append((_("Code for what was skipped (%(what)s)", what=what), str(note["code"])))
+        pairs += [(f"{label(k)} ({what})", str(v)) for k, v in (note.get("details") or {}).items()]
+    return pairs

@@ -13,10 +13,12 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from adapters import get_type
+from adapters.base import Adapter
 from adapters.errors import AdapterError, AuthError, ConfigError, TransientError
 from adapters.types import ExportResult, IntegrationType, Text, Voucher
 from adapters.vouchers import batches
 from webapp.db import db, utcnow
+from webapp.i18n import current_locale, format_local
 from webapp.mapping import (
     ClaimError,
     compile_mapping,
@@ -32,6 +34,7 @@ from webapp.models import (
 from webapp.services import audit, integrations
 from webapp.services.claims import events as claim_events
 from webapp.services.claims import routing
+from webapp.services.exports import endings
 from webapp.services.exports.lock import export_lock
 from webapp.services.exports.outbox import (
     NO_CREDENTIALS,
@@ -102,6 +105,10 @@ class Export:
         self.reconciled = 0
         # Webhook events written with the outcomes (delivered once the run has committed).
         self.events = 0
+        self.adapter: Adapter | None = None
+        # The claimed batch whose call has not been answered: if the run stops before a
+        # request carrying it left (`adapter.carried`), its claims go back to waiting.
+        self.holding: list[Voucher] = []
 
     # The outcome is decided in `run`; `finally` guarantees a final state whatever happens.
     def run(self) -> str:
@@ -109,9 +116,11 @@ class Export:
         try:
             outcome = self._run()
         except AdapterError as error:
+            self._release_unsent()
             outcome = self._stopped(error)
         except Exception:
             log.exception("export run %s failed unexpectedly", self.run_row.id)
+            self._release_unsent()
             outcome = self._crashed()
         finally:
             if outcome is None:
@@ -147,7 +156,7 @@ class Export:
             raise AuthError(UNREADABLE_CREDENTIALS, provider_code="vault") from None
         from webapp.services.providers import adapter_for
 
-        adapter = adapter_for(integration, credentials)
+        adapter = self.adapter = adapter_for(integration, credentials)
         self._reconcile_pending(adapter)
         ids = self._candidate_ids()
         if not ids and not self.reconciled:
@@ -162,6 +171,7 @@ class Export:
         if batch is not None:
             with db.atomic():
                 batch = self._claim(batch)
+            self._hold(batch)
         while batch is not None:
             # The next batch is resolved before this one is sent, so that recording this
             # one's outcome and claiming the next take one transaction.
@@ -209,6 +219,7 @@ class Export:
                     if found:
                         self._record_found(batch, found)
                         batch = [v for v in batch if v.reference not in found]
+                        self.holding = batch
                         if not batch:
                             break
                 results = adapter.export(batch)
@@ -221,8 +232,9 @@ class Export:
                 if error.provider_code in UNANSWERED:
                     wait = max(wait, float(setting("EXPORT_SETTLE_SECONDS")))
                 if error.retry_after:
-                    cap = float(setting("EXPORT_MAX_RETRY_WAIT"))
-                    wait = max(wait, min(float(error.retry_after), cap))
+                    if float(error.retry_after) > float(setting("EXPORT_MAX_RETRY_WAIT")):
+                        raise  # longer than a run should sleep: it waits as a later run
+                    wait = max(wait, float(error.retry_after))
                 log.info(
                     "export run %s: %s, trying the batch again in %.1fs",
                     self.run_row.id,
@@ -235,7 +247,40 @@ class Export:
         with db.atomic():
             claimed = self._store(rows + self._pending_rows(upcoming or []))
             self._save_counts()
-        return self._claimed(upcoming, claimed) if upcoming is not None else None
+        following = self._claimed(upcoming, claimed) if upcoming is not None else None
+        self._hold(following or [])
+        return following
+
+    def _hold(self, batch: list[Voucher]) -> None:
+        """`batch` is claimed and no request carrying it has left yet."""
+        self.holding = batch
+        if self.adapter is not None:
+            self.adapter.carried = False
+
+    def _release_unsent(self) -> None:
+        """The run stops: a held batch whose call never left goes back to waiting.
+
+        A claim is "sent, outcome unknown" (pending, asked about by the next run) only when
+        a request carrying it may have reached the provider (ACCOUNTING_APIS §8).
+        """
+        if not self.holding or (self.adapter is not None and self.adapter.carried):
+            return
+        claims = [voucher.claim_id for voucher in self.holding]
+        try:
+            gone = (
+                ExportItem.delete()
+                .where(
+                    (ExportItem.run == self.run_row.id)
+                    & (ExportItem.status == "pending")
+                    & ExportItem.claim.in_(claims)
+                )
+                .execute()
+            )
+        except Exception:  # the database itself may be why the run stops
+            log.exception("export run %s: could not return unsent claims", self.run_row.id)
+            return
+        log.info("export run %s: %d unsent claim(s) back to waiting", self.run_row.id, gone)
+        self.holding = []
 
     def _claim(self, batch: list[Voucher]) -> list[Voucher]:
         """Step 1: the batch's export items become this run's `pending` rows (caller commits)."""
@@ -388,77 +433,25 @@ class Export:
         ).where(SyncRun.id == self.run_row.id).execute()
 
     def _counts(self) -> dict[str, Any]:
+        """The run's final counts, and the enrichments its adapter went without."""
+        notes = self.adapter.notes if self.adapter is not None else ()
         return {
             "total_count": max(self.total, self.exported + self.failed),
             "exported_count": self.exported,
             "failed_count": self.failed,
             "skipped_count": self.reconciled,
+            "notes": [note.as_dict() for note in notes] or None,
         }
 
     # -- endings ---------------------------------------------------------------------------
 
     def _complete(self) -> str:
         system = type_name(self.integration)
-        exported, failed = self.exported, self.failed
-        if exported + failed == 0:
-            status, kind = "succeeded", None
-            message = bilingual(lambda: _("No new approved claims to export."))
-        elif failed == 0:
-            status, kind = "succeeded", None
-            message = bilingual(
-                lambda: ngettext(
-                    "%(num)d claim exported to %(system)s.",
-                    "%(num)d claims exported to %(system)s.",
-                    exported,
-                    system=_t(system),
-                )
-            )
-        elif exported:
-            status, kind = "partial", "data"
-            message = bilingual(
-                lambda: (
-                    ngettext(
-                        "%(num)d claim exported to %(system)s.",
-                        "%(num)d claims exported to %(system)s.",
-                        exported,
-                        system=_t(system),
-                    )
-                    + " "
-                    + ngettext(
-                        "%(num)d claim could not be exported: see the reason in the run history. "
-                        "It is sent again with the next export once it is corrected.",
-                        "%(num)d claims could not be exported: see the reasons in the run history. "
-                        "They are sent again with the next export once they are corrected.",
-                        failed,
-                    )
-                )
-            )
-        else:
-            status, kind = "failed", "data"
-            message = bilingual(
-                lambda: ngettext(
-                    "%(num)d claim could not be exported: see the reason in the run history. "
-                    "It is sent again with the next export once it is corrected.",
-                    "None of the %(num)d claims could be exported: see the reasons in the run "
-                    "history. They are sent again with the next export once they are corrected.",
-                    failed,
-                )
-            )
-        if self.reconciled:
-            reconciled = self.reconciled
-            extra = bilingual(
-                lambda: ngettext(
-                    "%(num)d of them was already in %(system)s from an interrupted export and "
-                    "was not sent again.",
-                    "%(num)d of them were already in %(system)s from an interrupted export and "
-                    "were not sent again.",
-                    reconciled,
-                    system=_t(system),
-                )
-            )
-            message = {k: f"{message[k]} {extra[k]}" for k in message}
+        status, kind, message = endings.completed(
+            system, self.exported, self.failed, self.reconciled
+        )
         if status in ("succeeded", "partial"):
-            integrations.record_success(self.integration, exported)
+            integrations.record_success(self.integration, self.exported)
         finish(self.run_row, status, error_kind=kind, message=message, **self._counts())
         return status
 
@@ -482,11 +475,29 @@ class Export:
         kind = error.kind if error.kind in ("auth", "permission", "config", "transient") else "data"
         note = self._progress_note()
         retry_in = None
-        if kind == "transient":
-            retry_in = self._schedule_retry()
+        waiting_until = None
         system = type_name(self.integration)
+        if kind == "transient" and self._long_wait(error):
+            # The provider said when it takes calls again: the run resumes then by itself.
+            delay = float(error.retry_after or 0)
+            waiting_until = utcnow() + dt.timedelta(seconds=delay)
+            create_retry(self.integration.id, delay=delay)
+        elif kind == "transient":
+            retry_in = self._schedule_retry()
+        tz = self.integration.organization.time_zone
 
         def render() -> str:
+            if waiting_until is not None:
+                locale = current_locale()
+                return (
+                    _(
+                        "The export is waiting for %(system)s until %(time)s: %(system)s takes no "
+                        "more calls before then. Ledgerlink goes on by itself at that time.",
+                        system=_t(system),
+                        time=format_local(waiting_until, tz, locale),
+                    )
+                    + note()
+                )
             text = _(
                 "The export to %(system)s stopped: %(reason)s",
                 system=_t(system),
@@ -506,9 +517,18 @@ class Export:
         if kind in ("auth", "permission"):
             # Before the run is final: whoever sees it final also sees why.
             self._needs_reauth(error)
-        message = bilingual(render) | {"code": error.provider_code}
+        message: dict[str, Any] = bilingual(render) | {"code": error.provider_code}
+        if error.details:
+            message["details"] = dict(error.details)
+        if waiting_until is not None:
+            message["waiting_until"] = waiting_until.isoformat()
         finish(self.run_row, "failed", error_kind=kind, message=message, **self._counts())
         return "failed"
+
+    @staticmethod
+    def _long_wait(error: AdapterError) -> bool:
+        cap = float(setting("EXPORT_MAX_RETRY_WAIT"))
+        return bool(error.retry_after) and float(error.retry_after or 0) > cap
 
     def _needs_reauth(self, error: AdapterError) -> None:
         audit.record(
@@ -548,40 +568,11 @@ class Export:
         return float(delays[depth])
 
     def _not_run(self, status: str) -> str:
-        if status == "needs_reauth":
-            message = bilingual(
-                lambda: _(
-                    "Not run: the accounting system rejected the saved credentials. Enter new "
-                    "credentials to continue."
-                )
-            )
-            kind = "auth"
-        elif status == "paused":
-            message = bilingual(lambda: _("Not run: exports for this integration are paused."))
-            kind = None
-        else:
-            message = bilingual(
-                lambda: _("Not run: the integration is not set up yet. Finish the setup first.")
-            )
-            kind = "config"
+        kind, message = endings.not_run(status)
         finish(self.run_row, "failed", error_kind=kind, message=message, **self._counts())
         return "failed"
 
     def _crashed(self) -> str:
-        note = self._progress_note()
-        finish(
-            self.run_row,
-            "failed",
-            message=bilingual(
-                lambda: (
-                    _(
-                        "An unexpected error stopped the export. Claims already sent are recorded "
-                        "and the rest are tried again at the next export. Tell your administrator "
-                        "if this keeps happening."
-                    )
-                    + note()
-                )
-            ),
-            **self._counts(),
-        )
+        message = endings.crashed(self._progress_note())
+        finish(self.run_row, "failed", message=message, **self._counts())
         return "failed"
