@@ -433,42 +433,65 @@ def test_preview_resolves_the_latest_approved_claims(auth, client, org, xledger,
     assert f"LL-{xledger.id}-{claims[0].id}" not in page
 
 
-def test_codes_are_checked_against_the_sandbox_chart(auth, client, org, xledger, sandbox):
+def test_codes_are_checked_against_the_sandbox_chart(auth, client, org, xledger, sandbox, make):
     auth.login(ADMIN)
     editor = Editor(client, xledger)
     assert "The codes have not been fetched from Xledger yet" in editor.page
     mileage = editor.entry_index("mileage")
-    editor.save("account", **editor.lookup_form(**{f"entry-{mileage}-value": "7131"}))
-    editor.save("balancingAccount", kind="constant", constant="2911")
 
-    refreshed = editor.post("/reference", {})
-    assert refreshed.status_code == 200
-    assert "references-refreshed" in refreshed.headers["HX-Trigger"]
+    # A code the live chart does not have is refused at its own input, naming the closest
+    # (the codes are fetched for the check when they never were).
+    refused = editor.save("account", **editor.lookup_form(**{f"entry-{mileage}-value": "7131"}))
+    assert refused.status_code == 200
+    assert re.search(
+        r"7131 is not an account in Xledger\. Closest codes there: 7130[^<]*Choose a code that "
+        r"exists there",
+        body(refused),
+    )
+    assert f'id="f-account-entry-{mileage}-value"' in body(refused)
+    assert 'aria-invalid="true"' in body(refused)
+    assert dict(stored(xledger, "account").lookup)["mileage"] == "7100"
     caches = {c.kind: c for c in ReferenceCache.select()}
     assert set(caches) == {"account", "tax_code", "project", "dimension"}
     assert ["7130", "Reisekostnad, oppgavepliktig"] in caches["account"].items
-    html = body(refreshed)
+    nb = editor.post(
+        "/fields/balancingAccount?lang=nb",
+        {"version": str(editor.version), "kind": "constant", "constant": "2911"},
+    )
+    assert "2911 er ikke en konto i Xledger. Nærmeste koder der: 2910" in body(nb)
+    assert stored(xledger, "balancingAccount").value == "2910"
+    editor.get("/reference?lang=en")  # back to English for the rest
+
+    # Codes saved while they existed are flagged when the chart no longer has them.
+    chart = [item for item in caches["account"].items if item[0] not in ("7100", "2910")]
+    ReferenceCache.update(items=chart).where(ReferenceCache.kind == "account").execute()
+    html = body(editor.get("/reference"))
     assert "2 codes in the mapping are not in Xledger:" in html
     assert re.search(
-        r'<span class="code-flag">7131</span>\s*is not an account in Xledger\.\s*'
-        r"Closest codes there: 7130",
+        r'<span class="code-flag">7100</span>\s*is not an account in Xledger\.\s*'
+        r"Closest codes there: 2710, 7130, 7140",
         html,
     )
-    assert re.search(
-        r'<span class="code-flag">2911</span>\s*is not an account in Xledger\.\s*'
-        r"Closest codes there: 2910",
-        html,
-    )
+    assert re.search(r'<span class="code-flag">2910</span>\s*is not an account in Xledger', html)
     local = mappings.local_time(caches["account"].refreshed_at, "Europe/Oslo")
     assert f"Codes last fetched from Xledger: {local} (Europe/Oslo)." in html
     # The row shows its own flag.
     row = body(editor.get("/fields/account"))
-    assert '<span class="code-flag">7131</span>' in row and "mapping-row__flags" in row
+    assert '<span class="code-flag">7100</span>' in row and "mapping-row__flags" in row
+    # The preview no longer calls a claim using those codes ready, and says why.
+    claim = make.claim(org)
+    preview = body(editor.get(f"/preview?picked=1&claims={claim.id}"))
+    assert "Ready to send" not in preview and "This claim would not be sent:" in preview
+    assert re.search(
+        r"Line \d, Balancing account \(payable\): 2910 is not an account in Xledger, so Xledger "
+        r"would refuse this claim\.",
+        preview,
+    )
 
     # Correct the code: the flag goes, without fetching again.
     editor.save("account", **editor.lookup_form(**{f"entry-{mileage}-value": "7130"}))
     check = body(editor.get("/reference"))
-    assert "1 code in the mapping is not in Xledger:" in check and "7131" not in check
+    assert "1 code in the mapping is not in Xledger:" in check and "7100" not in check
 
     # Fetching again moves the time shown.
     old = dt.datetime(2026, 1, 5, 9, 30, tzinfo=dt.UTC)

@@ -5,6 +5,7 @@ against the keys that waiting claims really use.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -22,15 +23,21 @@ from webapp.models import (
     Integration,
 )
 from webapp.services.mappings.rows import (
+    CODE_WHAT,
     KEY_SAMPLE,
     KINDS,
     MAX_ENTRIES,
     NONE,
     TRANSFORMS_FOR,
+    cached_references,
+    reference_kinds,
+    refresh_references,
     stored_rows,
     target_field,
 )
 from webapp.services.mappings.times import _t
+
+log = logging.getLogger("ledgerlink.mappings")
 
 # ---------------------------------------------------------------------------------------------
 # The edit form
@@ -204,7 +211,69 @@ def check_draft(
         unmatched = unmatched_keys(integration, row)
         if unmatched:
             draft.errors["lookup_default"] = _unmatched_message(row, unmatched)
+    _check_codes(integration, itype, tf, draft, row)
     return row
+
+
+def _check_codes(
+    integration: Integration, itype: IntegrationType, tf: TargetField, draft: Draft, row: MappingRow
+) -> None:
+    """Codes typed for a field that names reference data must exist in the system.
+
+    Checked against the codes fetched from the system (fetched now if they never were);
+    when the system's list cannot be read, the editor's reference check says so instead.
+    """
+    kind = tf.reference
+    if kind is None or kind not in reference_kinds(itype):
+        return
+    caches = cached_references(integration)
+    if kind not in caches:
+        try:
+            refresh_references(integration)
+        except Exception as error:  # not connected, unreadable vault, provider refusal …
+            log.info("codes for %s not checked: %s", draft.target, type(error).__name__)
+            return
+        caches = cached_references(integration)
+        if kind not in caches:
+            return  # the system would not list them: the reference check says so
+    known = [str(item[0]) for item in caches[kind].items or [] if item]
+    known_set = set(known)
+
+    def check(value: str, name: str) -> None:
+        if value and value not in known_set and name not in draft.errors:
+            draft.errors[name] = _unknown_code(value, kind, known, itype)
+
+    if draft.kind == "constant":
+        check(row.value, "constant")
+    elif draft.kind == "lookup":
+        for i, (_key, value) in enumerate(draft.entries):
+            check(value, f"entry-{i}-value")
+        check(draft.new_value.strip(), "new-value")
+        check(row.lookup_default or "", "lookup_default")
+    if draft.kind == "field":
+        check(row.transforms.get("default", ""), "t_default")
+
+
+def _unknown_code(code: str, kind: str, known: list[str], itype: IntegrationType) -> str:
+    system = _t(itype.name)
+    what = CODE_WHAT.get(kind, CODE_WHAT["dimension"])()
+    closest = resolver.closest_codes(code, known)
+    near = (
+        _("Closest codes there: %(codes)s.", codes=", ".join(closest))
+        if closest
+        else _("No similar code was found there.")
+    )
+    return " ".join(
+        [
+            f"{code} " + _("is not %(what)s in %(system)s.", what=what, system=system),
+            near,
+            _(
+                "Choose a code that exists there, or fetch the codes again under “Check "
+                "against %(system)s” if it was created just now.",
+                system=system,
+            ),
+        ]
+    )
 
 
 def _input_for(draft: Draft) -> str:

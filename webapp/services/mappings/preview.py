@@ -10,14 +10,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
 from adapters import get_adapter
-from adapters.types import IntegrationType, Voucher
+from adapters.types import IntegrationType, Text, Voucher
 from webapp import mapping as resolver
 from webapp.models import (
     ExpenseClaim,
     Integration,
 )
-from webapp.services.mappings.rows import PREVIEW_CHOICES, stored_rows
+from webapp.services.mappings.rows import (
+    CODE_WHAT,
+    PREVIEW_CHOICES,
+    cached_references,
+    stored_rows,
+    target_field,
+)
+from webapp.services.mappings.times import _t
 from webapp.services.providers import adapter_settings
 
 # ---------------------------------------------------------------------------------------------
@@ -61,13 +71,64 @@ def preview(
     )
     by_claim = {v.claim_id: v for v in vouchers}
     adapter = _preview_adapter(integration, itype)
+    known = {
+        kind: {str(item[0]) for item in cache.items or [] if item}
+        for kind, cache in cached_references(integration).items()
+    }
     out = []
     for claim in claims:
         voucher = by_claim.get(claim.id)
         mine = [e for e in errors if e.claim_id == claim.id]
-        payload = payload_text(adapter, voucher) if voucher is not None else ""
-        out.append(ClaimPreview(claim, voucher, mine, payload))
+        if voucher is not None:
+            mine += unknown_codes(itype, claim, voucher, known)
+        payload = payload_text(adapter, voucher) if voucher is not None and not mine else ""
+        out.append(ClaimPreview(claim, voucher if not mine else None, mine, payload))
     return out
+
+
+def unknown_codes(
+    itype: IntegrationType,
+    claim: ExpenseClaim,
+    voucher: Voucher,
+    known: dict[str, set[str]],
+) -> list[resolver.ClaimError]:
+    """Codes the voucher would send that the system's fetched codes do not have: the
+    system would refuse the claim, so the preview says it is not ready, and why."""
+    problems = []
+    seen: set[tuple[str, str]] = set()
+    for number, line in enumerate(voucher.lines, 1):
+        for name, value in line.items():
+            tf = target_field(itype, name)
+            if tf is None or tf.reference not in known or value in (None, ""):
+                continue
+            code = str(value)
+            if code in known[str(tf.reference)] or (name, code) in seen:
+                continue
+            seen.add((name, code))
+            what = CODE_WHAT.get(str(tf.reference), CODE_WHAT["dimension"])
+
+            def render(tf=tf, code=code, what=what, number=number) -> str:
+                return _(
+                    "Line %(line)d, %(field)s: %(code)s is not %(what)s in %(system)s, so "
+                    "%(system)s would refuse this claim. Change the mapping, or fetch the codes "
+                    "again if the code was created just now.",
+                    line=number,
+                    field=_t(tf.label),
+                    code=code,
+                    what=what(),
+                    system=_t(itype.name),
+                )
+
+            message = {}
+            for locale in ("nb", "en"):
+                with force_locale(locale):
+                    message[locale] = render()
+            problems.append(
+                resolver.ClaimError(
+                    claim.id, claim.claim_number, name, Text(message["nb"], message["en"]), number
+                )
+            )
+    return problems
 
 
 def payload_text(adapter, voucher: Voucher) -> str:

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import cast
 
+from flask_babel import gettext as _
+
 from adapters import get_adapter, get_type
 from adapters.types import IntegrationType, ReferenceKind, TargetField, Text
 from webapp import mapping as resolver
@@ -155,6 +157,15 @@ class ReferenceState:
     @property
     def complete(self) -> bool:
         return all(kind in self.caches for kind in self.kinds)
+
+
+# What a code of each reference kind is, for "6899 is not an account in Xledger."
+CODE_WHAT = {
+    "account": lambda: _("an account"),
+    "tax_code": lambda: _("a tax code"),
+    "project": lambda: _("a project"),
+    "dimension": lambda: _("a dimension value"),
+}
 
 
 def reference_kinds(itype: IntegrationType) -> list[str]:
