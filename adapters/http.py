@@ -351,6 +351,7 @@ class HttpClient:
         options: HttpOptions | None = None,
     ) -> None:
         options = options or HttpOptions()
+        self.options = options
         self.type = integration_type
         self.settings = settings
         self.system = integration_type.name.en

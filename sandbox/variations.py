@@ -28,7 +28,37 @@ class Variation:
 
 # --- Xledger -----------------------------------------------------------------------------------
 
-XLEDGER: tuple[Variation, ...] = ()
+XLEDGER: tuple[Variation, ...] = (
+    Variation(
+        "xledger_token_origin",
+        "Xledger",
+        "Where the API tokens were made",
+        (
+            ("live", "In production: they work in production, and in demo after a refresh"),
+            ("demo", "In the demo environment: production refuses them"),
+        ),
+    ),
+    Variation(
+        "xledger_auth_refusal",
+        "Xledger",
+        "How a refused token is answered (HTTP 200 with errors)",
+        (
+            ("invalid_token", "“Invalid or expired API token”, code UNAUTHENTICATED"),
+            ("unauthorized", "“Unauthorized”, no code"),
+            ("access_denied", "“Access denied”, no code"),
+        ),
+    ),
+    Variation(
+        "xledger_reference_lists",
+        "Xledger",
+        "Projects and object kinds (departments) for the token's role",
+        (
+            ("all", "Readable"),
+            ("denied", "Denied: “Access denied: … no read access to Projects”"),
+            ("missing", "Not offered: “Cannot query field `projects` on type `Query`”"),
+        ),
+    ),
+)
 
 # --- Dataverse ---------------------------------------------------------------------------------
 

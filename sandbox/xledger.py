@@ -26,6 +26,14 @@ BAD_FORMAT = {
     "message": 'Bad format for API Token. Expected header: "Authorization: token <your-token>"'
 }
 UNKNOWN_TOKEN = {"message": "Invalid or expired API token", "code": "UNAUTHENTICATED"}
+# How a refused token reads (variation `xledger_auth_refusal`, ACCOUNTING_APIS §8).
+REFUSALS = {
+    "invalid_token": UNKNOWN_TOKEN,
+    "unauthorized": {"message": "Unauthorized"},
+    "access_denied": {"message": "Access denied"},
+}
+# Lists a role may lack (variation `xledger_reference_lists`).
+OPTIONAL_LISTS = {"projects", "objectKinds", "objectValues"}
 TOKEN_PATTERN = r"^[A-Za-z0-9._~-]{8,}$"
 HOSTS = "any(" + ", ".join(demo.XLEDGER_HOSTS) + ")"
 
@@ -60,9 +68,15 @@ def graphql(host: str) -> Response:
         return faulted
     if not well_formed:
         return xledger_errors(BAD_FORMAT)
-    if not state.xledger_token_valid(token) or state.has_fault(identities, "revoked"):
+    made_in_demo = state.settings["xledger_token_origin"] == "demo"
+    if (
+        not state.xledger_token_valid(token)
+        or state.has_fault(identities, "revoked")
+        or (made_in_demo and host != "demo.xledger.net")
+    ):
         status = 401 if state.settings["xledger_unknown_token"] == "401" else 200
-        return xledger_errors(UNKNOWN_TOKEN, status=status)
+        refusal = REFUSALS[state.settings["xledger_auth_refusal"]]
+        return xledger_errors(refusal, status=status)
     if not state.burst_allows(token):
         return xledger_errors(
             {
@@ -89,8 +103,15 @@ def graphql(host: str) -> Response:
 
     if operation.field == "__typename":
         return json_response({"data": {"__typename": operation.kind.capitalize()}})
+    lists = state.settings["xledger_reference_lists"]
+    if operation.field in OPTIONAL_LISTS and lists == "missing":
+        return xledger_errors(
+            {"message": f"Cannot query field `{operation.field}` on type `Query`"}
+        )
     if operation.kind == "query" and operation.field in CONNECTIONS:
-        if state.has_fault(identities, "no_read_scope"):
+        if state.has_fault(identities, "no_read_scope") or (
+            operation.field in OPTIONAL_LISTS and lists == "denied"
+        ):
             dataset = CONNECTIONS[operation.field][1]
             return xledger_errors(
                 {

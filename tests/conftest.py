@@ -65,12 +65,14 @@ def sandbox_server():
 
 @pytest.fixture
 def sandbox(sandbox_server):
-    """A client for the sandbox's inspection API, reset before each test."""
+    """A client for the sandbox's inspection API, reset before and after each test (faults
+    and tenant variations never reach the next test)."""
     from sandbox.client import SandboxClient
 
     client = SandboxClient(sandbox_server.url)
     client.reset()
-    return client
+    yield client
+    client.reset()
 
 
 @pytest.fixture(scope="session")

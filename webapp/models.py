@@ -456,6 +456,9 @@ class ReferenceCache(BaseModel):
     kind = CharField(max_length=32)
     items = JSONTextField(default=list)
     refreshed_at = UTCDateTimeField(default=utcnow)
+    # Set when the system would not list this kind (adapters.base.Note as a dict): the codes
+    # are then not checked, and the editor says why; `items` is then empty, never "no codes".
+    skipped = JSONTextField(null=True)
 
     class Meta:
         indexes = ((("integration", "kind"), True),)

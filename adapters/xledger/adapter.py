@@ -17,6 +17,7 @@ from adapters.errors import (
     AuthError,
     ConfigError,
     DataError,
+    PermissionError,
 )
 from adapters.http import (
     HttpClient,
@@ -50,7 +51,9 @@ from adapters.xledger.errors import (
     IMPORT_REFUSED,
     MISSING_TOKEN,
     READY,
+    SKIPPED_LIST,
     UNKNOWN_ENVIRONMENT,
+    WRONG_ENVIRONMENT,
     status_error,
     xledger_error,
 )
@@ -72,6 +75,14 @@ from adapters.xledger.queries import (
     READBACK_CHUNK,
 )
 from adapters.xledger.spec import HOSTS, TYPE
+
+# How a skipped reference list is named to the coordinator.
+LIST_NAMES = {
+    "account": Text("Kontoer", "Accounts"),
+    "tax_code": Text("Avgiftskoder", "Tax codes"),
+    "project": Text("Prosjekter", "Projects"),
+    "dimension": Text("Avdelinger og andre dimensjoner", "Departments and other dimensions"),
+}
 
 
 class XledgerAdapter(Adapter):
@@ -117,7 +128,11 @@ class XledgerAdapter(Adapter):
 
         def authenticated() -> None:
             entity_filter = {"code": self.entity_code} if self.entity_code else None
-            found["entities"] = self._first_page(ENTITIES, "entities", 1, entity_filter)
+            try:
+                found["entities"] = self._first_page(ENTITIES, "entities", 1, entity_filter)
+            except AuthError as refused:
+                self._other_environment_accepts(refused)
+                raise
 
         def authorised() -> Text | None:
             entities = found["entities"]
@@ -148,12 +163,60 @@ class XledgerAdapter(Adapter):
             },
         )
 
+    def _other_environment_accepts(self, refused: AuthError) -> None:
+        """A token refused here that the other environment accepts is an Environment
+        problem (a demo token sent to production): ConfigError on that field."""
+        other = "demo" if self.environment == "production" else "production"
+        if self.environment not in HOSTS or refused.provider_code == "BAD_TOKEN_FORMAT":
+            return
+        probe = XledgerAdapter(
+            {**self.credentials, "environment": other},
+            self.settings,
+            options=self.http.options,
+        )
+        try:
+            probe._first_page(ENTITIES, "entities", 1)
+        except AdapterError:
+            return
+        names = {"production": Text("produksjon", "Production"), "demo": Text("demo", "Demo")}
+        raise ConfigError(
+            WRONG_ENVIRONMENT.format(
+                there_nb=names[other].nb,
+                there_en=names[other].en,
+                here_nb=names[self.environment].nb,
+                here_en=names[self.environment].en,
+            ),
+            provider_code="wrong_environment",
+            field="environment",
+        ) from refused
+
     def check_access(self) -> None:
         self._first_page(ENTITIES, "entities", 1)
 
     # -- reference data --------------------------------------------------------------------
 
     def reference_data(self, kind: ReferenceKind) -> list[ReferenceItem]:
+        """The kind's codes; a list the token may not read (or this Xledger does not offer)
+        is skipped with a note (`self.notes`, key = kind) and comes back empty."""
+        try:
+            return self._reference_data(kind)
+        except (PermissionError, ConfigError) as error:
+            if isinstance(error, ConfigError) and error.provider_code != "GRAPHQL_VALIDATION":
+                raise
+            what = LIST_NAMES.get(kind, LIST_NAMES["dimension"])
+            self.skip(
+                kind,
+                SKIPPED_LIST.format(
+                    what_nb=what.nb,
+                    what_en=what.en,
+                    what_lower_nb=what.nb.lower(),
+                    what_lower_en=what.en.lower(),
+                ),
+                error,
+            )
+            return []
+
+    def _reference_data(self, kind: ReferenceKind) -> list[ReferenceItem]:
         if kind == "account":
             nodes = self._all(ACCOUNTS, "accounts")
         elif kind == "project":

@@ -45,8 +45,13 @@ def xledger_error(error: dict[str, Any], status: int, secrets: list[str]) -> Ada
         return AuthError(BAD_FORMAT, provider_code="BAD_TOKEN_FORMAT", field="api_token")
     if code == "UNAUTHENTICATED" or status == 401 or _token_refused(message):
         return AuthError(TOKEN_REFUSED, provider_code=code or "UNAUTHENTICATED", field="api_token")
+    area_named = re.search(r"access to (.+?)\.?$", message)
+    if _not_signed_in(message) and not area_named:
+        # "Unauthorized", a bare "Access denied": who we are was refused, not one dataset
+        # (ACCOUNTING_APIS §8), so the integration must ask for a new token.
+        return AuthError(TOKEN_REFUSED, provider_code=code or "UNAUTHORIZED", field="api_token")
     if code == "FORBIDDEN" or status == 403 or message.startswith("Access denied"):
-        match = re.search(r"access to (.+?)\.?$", message)
+        match = area_named
         area = redact(match.group(1), secrets)[:80] if match else "?"
         return PermissionError(
             NO_ACCESS.format(area=area), provider_code=code or "FORBIDDEN", field="api_token"
@@ -75,6 +80,13 @@ def status_error(response: requests.Response) -> AdapterError:
     return ConfigError(UNEXPECTED_ANSWER.format(status=status), provider_code=str(status))
 
 
+def _not_signed_in(message: str) -> bool:
+    lowered = message.strip().lower()
+    return lowered.startswith(
+        ("unauthorized", "unauthorised", "not authorized", "not authenticated", "access denied")
+    )
+
+
 def _token_refused(message: str) -> bool:
     lowered = message.lower()
     return "token" in lowered and any(w in lowered for w in ("invalid", "expired", "revoked"))
@@ -88,15 +100,14 @@ def _credits_error(code: str, reset_at: object) -> TransientError:
         except ValueError:
             when = None
     if when is None:
-        return TransientError(
-            CREDITS.format(when="?", when_en="?"), provider_code=code, retry_after=CREDITS_WAIT
-        )
+        return TransientError(CREDITS, provider_code=code, retry_after=CREDITS_WAIT)
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
+    # The whole wait, however long: the export run tells the coordinator until when, in
+    # the organisation's time zone (the message itself names no time).
     wait = max(0.0, (when - datetime.now(UTC)).total_seconds())
-    label = when.strftime("%Y-%m-%d %H:%M UTC")
     return TransientError(
-        CREDITS.format(when=label, when_en=label), provider_code=code, retry_after=wait
+        CREDITS, provider_code=code, retry_after=wait, details={"reset_at": when.isoformat()}
     )
 
 
@@ -153,10 +164,25 @@ RATE_LIMITED = Text(
     "few seconds.",
 )
 CREDITS = Text(
-    "Xledger har stoppet API-et for denne nøkkelen fordi kvoten er brukt opp, til {when}. "
-    "Ledgerlink prøver igjen etter det; kontakt Xledger hvis det haster.",
-    "Xledger has paused the API for this token because its allowance is used up, until "
-    "{when_en}. Ledgerlink will try again after that; contact Xledger if it is urgent.",
+    "Xledger har stoppet API-et for denne nøkkelen fordi kvoten er brukt opp. Ledgerlink "
+    "fortsetter når Xledger åpner igjen; kontakt Xledger hvis det haster.",
+    "Xledger has paused the API for this token because its allowance is used up. Ledgerlink "
+    "goes on when Xledger opens again; contact Xledger if it is urgent.",
+)
+WRONG_ENVIRONMENT = Text(
+    "Xledger godtar API-nøkkelen i {there_nb}, men ikke i {here_nb}. En nøkkel laget i "
+    "demomiljøet virker bare der. Velg {there_nb} under Miljø, eller lag nøkkelen i {here_nb}.",
+    "Xledger accepts the API token in {there_en}, not in {here_en}. A token made in the demo "
+    "environment works only there. Choose {there_en} under Environment, or create the token "
+    "in {here_en}.",
+)
+SKIPPED_LIST = Text(
+    "{what_nb} ble ikke kontrollert: API-nøkkelen kan ikke lese dem i Xledger. Gi nøkkelen "
+    "lesetilgang til {what_lower_nb} under Administrasjon → Systemtilgang → GraphQL → "
+    "API-nøkler, og hent kodene på nytt.",
+    "{what_en} were not checked: the API token may not read them in Xledger. Give the token "
+    "read access to {what_lower_en} under Administration → System access → GraphQL → API "
+    "tokens, and fetch the codes again.",
 )
 QUERY_TIMEOUT = Text(
     "Xledger brukte for lang tid på spørringen. Ledgerlink prøver igjen senere.",

@@ -152,11 +152,14 @@ def test_reference_data_reads_every_page(
 
 
 def test_reference_data_without_read_access(make: Make, control: SandboxClient, token: str) -> None:
+    # A list the token may not read is skipped with a note, never an error or an empty chart.
     control.set_fault(token, "no_read_scope")
-    with pytest.raises(PermissionError) as caught:
-        make().reference_data("account")
-    assert caught.value.field == "api_token"
-    assert "Accounts" in caught.value.message.en
+    adapter = make()
+    assert adapter.reference_data("account") == []
+    [note] = adapter.notes
+    assert (note.key, note.provider_code) == ("account", "FORBIDDEN")
+    assert note.message.en.startswith("Accounts were not checked: the API token may not read")
+    assert note.message.nb.startswith("Kontoer ble ikke kontrollert: API-nøkkelen kan ikke lese")
 
 
 # -- export ----------------------------------------------------------------------------------
@@ -288,7 +291,9 @@ def test_insufficient_credits_hands_back_the_reset_time(
         make().reference_data("account")
     assert caught.value.provider_code == "BAD_REQUEST.INSUFFICIENT_CREDITS"
     assert caught.value.retry_after > 3600
-    assert "2099-01-01 00:00 UTC" in caught.value.message.en
+    # The run says until when, in local time; the message names no time (and never UTC).
+    assert "UTC" not in caught.value.message.en and "2099" not in caught.value.message.nb
+    assert caught.value.details == {"reset_at": "2099-01-01T00:00:00+00:00"}
     assert sleeps == []
 
 

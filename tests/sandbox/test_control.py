@@ -49,7 +49,7 @@ def test_control_page_is_plain_accessible_html(sandbox):
     assert "script" not in names
     labelled = {attrs.get("for") for tag, attrs in tags if tag == "label"}
     for tag, attrs in tags:
-        if tag in ("input", "select"):
+        if tag in ("input", "select") and attrs.get("type") != "hidden":
             assert attrs["id"] in labelled
         if tag == "form":
             assert attrs["method"] == "post"
@@ -185,3 +185,29 @@ def test_demo_credentials_endpoint(sandbox):
     assert body["client_id"] == "3f2b8c1d-6e4a-4b7f-8c2d-1a9e5f7b3c60"
     assert body["client_secret"] == "demo-secret-Value~2026"
     assert re.fullmatch(r"https://ledgerlink-demo\.crm4\.dynamics\.com", body["dataverse_url"])
+
+
+def test_tenant_variations_are_switched_on_the_page_and_reset(sandbox, control):
+    from sandbox.variations import VARIATIONS
+
+    page = requests.get(f"{sandbox.url}/_sandbox/", timeout=5).text
+    assert "Tenant variations" in page
+    for variation in VARIATIONS.values():
+        assert f'<select id="variation-{variation.key}" name="value">' in page
+        assert f'<option value="{variation.default}" selected>' in page
+    chosen = requests.post(
+        f"{sandbox.url}/_sandbox/actions/variation",
+        data={"key": "xledger_token_origin", "value": "demo"},
+        timeout=5,
+    )
+    assert chosen.status_code == 200 and "The tenant variation changed" in chosen.text
+    assert control.settings()["xledger_token_origin"] == "demo"
+    refused = requests.post(
+        f"{sandbox.url}/_sandbox/actions/variation",
+        data={"key": "xledger_token_origin", "value": "moon"},
+        timeout=5,
+    )
+    assert "That request was not understood" in refused.text
+    assert control.settings()["xledger_token_origin"] == "demo"
+    control.reset()
+    assert control.settings()["xledger_token_origin"] == "live"

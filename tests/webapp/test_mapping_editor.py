@@ -506,6 +506,35 @@ def test_codes_are_checked_against_the_sandbox_chart(auth, client, org, xledger,
     assert "5 Jan 2026 10:30" not in body(client.get(plain.headers["Location"]))
 
 
+def test_lists_the_token_may_not_read_are_not_checked_and_say_why(
+    auth, client, org, xledger, sandbox
+):
+    # A role without projects and departments: those codes are not checked (never "no such
+    # code"), the editor says why and what to grant; accounts are still checked.
+    sandbox.settings(xledger_reference_lists="denied")
+    auth.login(ADMIN)
+    editor = Editor(client, xledger)
+    saved = editor.save("project", kind="constant", constant="P-UNKNOWN")
+    assert "is not a project" not in body(saved)
+    assert stored(xledger, "project").value == "P-UNKNOWN"
+    html = body(editor.post("/reference", {}))
+    skipped = html.split('id="reference-skipped"')[1].split("</div>")[0]
+    assert "Not checked:" in skipped
+    assert "Projects were not checked: the API token may not read them in Xledger." in skipped
+    assert "Departments and other dimensions were not checked" in skipped
+    assert "P-UNKNOWN" not in html
+    kinds = {c.kind: c for c in ReferenceCache.select()}
+    assert kinds["project"].skipped["code"] == "FORBIDDEN" and kinds["project"].items == []
+    assert kinds["account"].skipped is None and kinds["account"].items
+    refused = editor.save("balancingAccount", kind="constant", constant="2911")
+    assert "2911 is not an account in Xledger" in body(refused)
+    # Once the role may read them, the next fetch checks them again.
+    sandbox.settings(xledger_reference_lists="all")
+    html = body(editor.post("/reference", {}))
+    assert 'id="reference-skipped"' not in html
+    assert '<span class="code-flag">P-UNKNOWN</span>' in html
+
+
 def test_fetching_codes_explains_missing_or_unreadable_credentials(auth, client, org, make):
     draft = connected(org, credentials=False)
     auth.login(ADMIN)

@@ -32,6 +32,7 @@ from webapp.services.mappings.rows import (
     cached_references,
     reference_kinds,
     refresh_references,
+    skipped_references,
     stored_rows,
     target_field,
 )
@@ -227,7 +228,7 @@ def _check_codes(
     if kind is None or kind not in reference_kinds(itype):
         return
     caches = cached_references(integration)
-    if kind not in caches:
+    if kind not in caches and kind not in skipped_references(integration):
         try:
             refresh_references(integration)
         except Exception as error:  # not connected, unreadable vault, provider refusal …

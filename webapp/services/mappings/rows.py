@@ -147,6 +147,8 @@ class ReferenceState:
     kinds: list[str]
     caches: dict[str, ReferenceCache]
     flags: list[tuple[RowState, CodeFlag]] = dataclasses.field(default_factory=list)
+    # Kinds the system would not list at the last fetch → the note saying why.
+    skipped: dict[str, dict] = dataclasses.field(default_factory=dict)
     checked_codes: int = 0
 
     @property
@@ -183,8 +185,22 @@ def reference_kinds(itype: IntegrationType) -> list[str]:
 
 
 def cached_references(integration: Integration) -> dict[str, ReferenceCache]:
+    """Kinds whose codes were fetched (a list the system would not give is not among them)."""
     return {
-        c.kind: c for c in ReferenceCache.select().where(ReferenceCache.integration == integration)
+        c.kind: c
+        for c in ReferenceCache.select().where(
+            (ReferenceCache.integration == integration) & ReferenceCache.skipped.is_null()
+        )
+    }
+
+
+def skipped_references(integration: Integration) -> dict[str, dict]:
+    """Kinds the system would not list at the last fetch → the note saying why."""
+    return {
+        c.kind: c.skipped
+        for c in ReferenceCache.select().where(
+            (ReferenceCache.integration == integration) & ReferenceCache.skipped.is_null(False)
+        )
     }
 
 
@@ -210,7 +226,7 @@ def reference_state(
     integration: Integration, itype: IntegrationType, rows: list[RowState] | None = None
 ) -> ReferenceState:
     caches = cached_references(integration)
-    state = ReferenceState(reference_kinds(itype), caches)
+    state = ReferenceState(reference_kinds(itype), caches, skipped=skipped_references(integration))
     rows = editor_rows(integration, itype, caches=caches) if rows is None else rows
     stored = [r.row for r in rows if r.row is not None]
     state.checked_codes = sum(
@@ -244,20 +260,23 @@ def refresh_references(integration: Integration) -> dict[str, int]:
     )
     adapter = get_adapter(integration.type_key)(credentials, settings)
     fetched = {kind: adapter.reference_data(cast(ReferenceKind, kind)) for kind in kinds}
+    # A list the system would not give is remembered as skipped, never as "no codes".
+    skipped = {note.key: note.as_dict() for note in adapter.notes if note.key in fetched}
     now = utcnow()
     with db.atomic():
         for kind, items in fetched.items():
             values = [[item.code, item.description] for item in items]
+            note = skipped.get(kind)
             updated = (
-                ReferenceCache.update(items=values, refreshed_at=now)
+                ReferenceCache.update(items=values, refreshed_at=now, skipped=note)
                 .where((ReferenceCache.integration == integration) & (ReferenceCache.kind == kind))
                 .execute()
             )
             if not updated:
                 ReferenceCache.create(
-                    integration=integration, kind=kind, items=values, refreshed_at=now
+                    integration=integration, kind=kind, items=values, refreshed_at=now, skipped=note
                 )
-    return {kind: len(items) for kind, items in fetched.items()}
+    return {kind: len(items) for kind, items in fetched.items() if kind not in skipped}
 
 
 def mapping_count(integration: Integration) -> int:
