@@ -68,12 +68,32 @@ def _has_type(value: Any, edm_type: str) -> bool:
     return True
 
 
+# What each permission set (variation `bc_permission_set`) may not do: (method, object).
+NOT_PERMITTED = {
+    "full": set(),
+    "least": {
+        ("GET", "dimensions"),
+        ("GET", "dimensionValues"),
+        ("GET", "dimensionSetLines"),
+        ("POST", "dimensionSetLines"),
+        ("GET", "taxGroups"),
+    },
+}
+NOT_PERMITTED["no_ledger_read"] = NOT_PERMITTED["least"] | {("GET", "generalLedgerEntries")}
+NOT_PERMITTED["read_only"] = {
+    ("POST", "journalLines"),
+    ("DELETE", "journalLines"),
+    ("POST", "dimensionSetLines"),
+    ("POST", "Microsoft.NAV.post"),
+}
+
 # Operation → the object named in a missing-permission message.
 PERMISSION_OBJECTS = {
     ("GET", "accounts"): "TableData 15 G/L Account Read",
     ("GET", "journals"): "TableData 232 Gen. Journal Batch Read",
     ("GET", "journalLines"): "TableData 81 Gen. Journal Line Read",
     ("POST", "journalLines"): "TableData 81 Gen. Journal Line Insert",
+    ("DELETE", "journalLines"): "TableData 81 Gen. Journal Line Delete",
     ("GET", "generalLedgerEntries"): "TableData 17 G/L Entry Read",
     ("GET", "dimensions"): "TableData 348 Dimension Read",
     ("GET", "dimensionValues"): "TableData 349 Dimension Value Read",
@@ -92,7 +112,7 @@ def _guid(*parts: str) -> str:
     return demo.stable_guid("bc", *parts)
 
 
-@bp.route(f"{BASE}/<path:rest>", methods=["GET", "POST"])
+@bp.route(f"{BASE}/<path:rest>", methods=["GET", "POST", "DELETE"])
 def api(tenant: str, environment: str, rest: str) -> Response:
     """Serve one Business Central API request."""
     state = _state()
@@ -121,6 +141,8 @@ def api(tenant: str, environment: str, rest: str) -> Response:
     with state.lock:
         known_environment = environment in state.bc_environments
     if not known_environment:
+        if state.settings["bc_unknown_environment"] == "plain":
+            return _no_resource()
         return bc_error(404, "BadRequest_NotFound", f"Environment '{environment}' not found.")
 
     segments = []
@@ -164,7 +186,10 @@ def _route(
     rest = segments[1:]
     name = rest[-1][0]
     object_name = PERMISSION_OBJECTS.get((method, name))
-    if object_name and state.take_faults(identities, ["no_permission", "no_privilege"]):
+    refused = (method, name) in NOT_PERMITTED[state.settings["bc_permission_set"]]
+    if object_name and (
+        refused or state.take_faults(identities, ["no_permission", "no_privilege"])
+    ):
         return bc_error(
             400,
             "Internal_ServerError",
@@ -178,6 +203,10 @@ def _route(
         journal_id = keys[0] if len(path) == 2 else None
         if method == "POST" and keys[-1] is None and journal_id:
             return _create_line(state, context, journal_id)
+        if method == "DELETE" and keys[-1] is not None:
+            return _delete_line(state, journal_id, keys[-1])
+        if method == "DELETE":
+            return _no_resource()
         with state.lock:
             lines = [_public(line) for line in state.bc_journal_lines]
         if journal_id:
@@ -188,6 +217,13 @@ def _route(
     if path == ["dimensions", "dimensionValues"] and method == "GET" and keys[1] is None:
         values = [v for v in DIMENSION_VALUES if v["dimensionId"] == keys[0]]
         return _collection(state, context, name, values, None)
+    if path == ["journals"] and method == "GET" and keys[0] is None:
+        if state.settings["bc_journals"] == "unfiltered":
+            # This version ignores $filter on journals: the caller must check the code.
+            return json_response(
+                {"@odata.context": f"{context}/$metadata#journals", "value": ALL_JOURNALS}
+            )
+        return _collection(state, context, name, JOURNALS, None)
     if len(path) == 1 and method == "GET" and name in _READ_ONLY:
         return _collection(state, context, name, _READ_ONLY[name](state), keys[0])
     return _no_resource()
@@ -243,7 +279,7 @@ def _public(line: dict) -> dict:
 
 
 def _journal(journal_id: str) -> dict | None:
-    return next((j for j in JOURNALS if j["id"] == journal_id), None)
+    return next((j for j in ALL_JOURNALS if j["id"] == journal_id), None)
 
 
 def _create_line(state: SandboxState, context: str, journal_id: str) -> Response:
@@ -279,9 +315,11 @@ def _create_line(state: SandboxState, context: str, journal_id: str) -> Response
             )
     amount = body.get("amount", 0)
     account = _account(body.get("accountNumber"), body.get("accountId"))
-    if body.get("accountType", "G/L Account") == "G/L Account" and account is None:
-        number = body.get("accountNumber") or body.get("accountId") or ""
-        return _record_not_found("G/L Account", "No.", number)
+    named = body.get("accountNumber") or body.get("accountId")
+    if body.get("accountType", "G/L Account") == "G/L Account" and named and account is None:
+        # A line may be created without an account (BC fills it in later); one naming an
+        # account that does not exist is refused.
+        return _record_not_found("G/L Account", "No.", named)
     balancing = None
     if body.get("balancingAccountNumber") or body.get("balancingAccountId"):
         balancing = _account(body.get("balancingAccountNumber"), body.get("balancingAccountId"))
@@ -326,6 +364,21 @@ def _create_line(state: SandboxState, context: str, journal_id: str) -> Response
     return json_response(
         {"@odata.context": f"{context}/$metadata#journalLines/$entity", **_public(line)}, 201
     )
+
+
+def _delete_line(state: SandboxState, journal_id: str | None, line_id: str) -> Response:
+    with state.lock:
+        before = len(state.bc_journal_lines)
+        state.bc_journal_lines = [
+            line
+            for line in state.bc_journal_lines
+            if not (line["id"] == line_id and journal_id in (None, line["journalId"]))
+        ]
+        if len(state.bc_journal_lines) == before:
+            return bc_error(
+                404, "BadRequest_NotFound", f"The journalLine with id '{line_id}' does not exist."
+            )
+    return Response(status=204)
 
 
 def _record_not_found(table: str, field: str, value: str) -> Response:
@@ -440,7 +493,9 @@ def _post_journal(state: SandboxState, journal_id: str | None) -> Response:
                         "entryNumber": len(state.bc_ledger_entries) + 1,
                         "postingDate": line["postingDate"],
                         "documentNumber": line["documentNumber"],
-                        "externalDocumentNumber": line["externalDocumentNumber"],
+                        # Not a property of the API's generalLedgerEntry (Learn): kept for
+                        # the control page only, never served.
+                        "_externalDocumentNumber": line["externalDocumentNumber"],
                         "documentType": " ",
                         "accountId": account["id"] if account else _EMPTY_GUID,
                         "accountNumber": number,
@@ -507,7 +562,12 @@ JOURNALS = [
         "balancingAccountId": _EMPTY_GUID,
         "balancingAccountNumber": "",
     }
-    for code, name in ((demo.BC_JOURNAL, "Ledgerlink utlegg"), ("STANDARD", "Standard"))
+    for code, name in (("GENERELT", "Generelt"), (demo.BC_JOURNAL, "Ledgerlink utlegg"))
+]
+# With variation `bc_journals` = unfiltered, one more batch (listed first).
+ALL_JOURNALS = [
+    {**JOURNALS[0], "id": _guid("journal", "KASSE"), "code": "KASSE", "displayName": "Kasse"},
+    *JOURNALS,
 ]
 DIMENSIONS = [
     {

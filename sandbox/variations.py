@@ -66,7 +66,37 @@ DATAVERSE: tuple[Variation, ...] = ()
 
 # --- Business Central --------------------------------------------------------------------------
 
-BUSINESS_CENTRAL: tuple[Variation, ...] = ()
+BUSINESS_CENTRAL: tuple[Variation, ...] = (
+    Variation(
+        "bc_permission_set",
+        "Business Central",
+        "Permission sets of the app (Microsoft Entra Applications page)",
+        (
+            ("full", "D365 BUS FULL ACCESS: everything"),
+            ("least", "Journals and G/L entries only: no dimensions, dimension values, tax groups"),
+            ("no_ledger_read", "Journals only: G/L entries cannot be read back"),
+            ("read_only", "Read only: nothing can be written or posted"),
+        ),
+    ),
+    Variation(
+        "bc_journals",
+        "Business Central",
+        "General journal batches in the company",
+        (
+            ("filtered", "Two batches; `$filter=code eq …` is honoured"),
+            ("unfiltered", "Three batches; this version answers `journals` unfiltered"),
+        ),
+    ),
+    Variation(
+        "bc_unknown_environment",
+        "Business Central",
+        "How an environment that does not exist is answered",
+        (
+            ("named", "404 “Environment '…' not found.”"),
+            ("plain", "404 “No HTTP resource was found that matches the request URI …”"),
+        ),
+    ),
+)
 
 # -----------------------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -20,7 +21,11 @@ from adapters.business_central.errors import (
     BAD_TENANT,
     COMPANY_NOT_FOUND,
     JOURNAL_NOT_FOUND,
+    JOURNALS_THERE,
     POST_FAILED,
+    SKIPPED,
+    WRITE_CHECKED,
+    WRITE_UNCHECKED,
     bc_error,
 )
 from adapters.business_central.spec import (
@@ -34,8 +39,8 @@ from adapters.business_central.spec import (
     TYPE,
 )
 from adapters.checks import run_checks
-from adapters.errors import AdapterError, ConfigError, DataError
-from adapters.microsoft import MicrosoftAdapter, odata_quote, odata_url
+from adapters.errors import AdapterError, ConfigError, DataError, PermissionError
+from adapters.microsoft import MicrosoftAdapter, json_object, odata_quote, odata_url
 from adapters.types import (
     TENANT_PATTERN,
     CheckResult,
@@ -97,7 +102,7 @@ class BusinessCentralAdapter(MicrosoftAdapter):
 
     def company_id(self) -> str:
         if self._company_id is None:
-            companies = self._all(self._url("companies"), "company")
+            companies = self._all(self._url("companies"), "companies")
             wanted = self.company.casefold()
             for company in companies:
                 names = {str(company.get(k) or "").casefold() for k in ("name", "displayName")}
@@ -119,21 +124,38 @@ class BusinessCentralAdapter(MicrosoftAdapter):
                 raise ConfigError(BAD_JOURNAL, provider_code="journal", field="journal")
             query = {"$filter": f"code eq {odata_quote(self.journal)}"}
             journals = self._all(self._company_url("journals", query), "journal")
-            if not journals:
-                raise ConfigError(
-                    JOURNAL_NOT_FOUND.format(journal=self.journal, company=self.company),
-                    provider_code="journal_not_found",
-                    field="journal",
-                )
-            self._journal_id = str(journals[0]["id"])
+            # Verify what was asked for: never "the first row" (ACCOUNTING_APIS §8).
+            mine = [j for j in journals if str(j.get("code") or "").upper() == self.journal]
+            if not mine:
+                message = JOURNAL_NOT_FOUND.format(journal=self.journal, company=self.company)
+                known = self._journal_codes()
+                if known:
+                    message = Text(
+                        message.nb + JOURNALS_THERE.nb.format(known=known),
+                        message.en + JOURNALS_THERE.en.format(known=known),
+                    )
+                raise ConfigError(message, provider_code="journal_not_found", field="journal")
+            self._journal_id = str(mine[0]["id"])
         return self._journal_id
+
+    def _journal_codes(self) -> str:
+        """The company's journal batches, to offer when the entered one is not there."""
+        try:
+            rows = self._all(self._company_url("journals", {"$select": "code"}), "journal")
+        except AdapterError:
+            return ""
+        return ", ".join(sorted({str(r.get("code")) for r in rows if r.get("code")}))
 
     def _dimension_ids(self) -> dict[str, dict[str, str]]:
         """Target field (department/project) → {"id", "code"} of the company's dimension."""
         if self._dimensions is None:
-            dimensions = {
-                str(d["code"]).upper(): d for d in self._all(self._company_url("dimensions"))
-            }
+            try:
+                rows = self._all(self._company_url("dimensions"))
+            except (PermissionError, ConfigError) as error:
+                self._dimensions = {}
+                self._skip_dimensions(error)
+                return self._dimensions
+            dimensions = {str(d["code"]).upper(): d for d in rows}
             self._dimensions = {}
             for target, codes in DIMENSION_CODES.items():
                 for code in codes:
@@ -142,6 +164,17 @@ class BusinessCentralAdapter(MicrosoftAdapter):
                         self._dimensions[target] = {"id": str(found["id"]), "code": code}
                         break
         return self._dimensions
+
+    def _skip_dimensions(self, error: AdapterError) -> None:
+        self.skip(
+            "dimensions",
+            SKIPPED.format(
+                what_nb="Avdelinger og prosjekter (dimensjoner)",
+                what_en="Departments and projects (dimensions)",
+                table="Dimension (348), Dimension Value (349), Dimension Set Entry (480)",
+            ),
+            error,
+        )
 
     # -- test connection -------------------------------------------------------------------
 
@@ -165,10 +198,9 @@ class BusinessCentralAdapter(MicrosoftAdapter):
         def ready() -> Text:
             journal_id = self.journal_id()
             self._get(self._company_url(f"journals({journal_id})/journalLines", {"$top": "1"}))
-            return Text(
-                f"Kladden {self.journal} finnes og kan leses.",
-                f"The journal {self.journal} exists and is readable.",
-            )
+            # Exactly once after an interruption needs posted entries read back by reference.
+            self._get(self._company_url("generalLedgerEntries", {"$top": "1"}))
+            return self._write_check(journal_id)
 
         return run_checks(
             TYPE.checks,
@@ -181,9 +213,49 @@ class BusinessCentralAdapter(MicrosoftAdapter):
             },
         )
 
+    def _write_check(self, journal_id: str) -> Text:
+        """Prove write permission with a marked line that is deleted at once; where the
+        line cannot be deleted again, say write permission is checked at the first export."""
+        path = f"journals({journal_id})/journalLines"
+        body = {
+            "accountType": "G/L Account",
+            "documentNumber": "LL-CHECK",
+            "amount": 0,
+            "description": "Ledgerlink: test of write permission (deleted at once)",
+            "comment": "LL-CHECK",
+        }
+        try:
+            created = self._request("POST", self._company_url(path), body, idempotent=False)
+        except DataError:
+            return WRITE_UNCHECKED.format(journal=self.journal)
+        line_id = str(json_object(created).get("id") or "")
+        if not line_id or not self._remove_lines(journal_id, [line_id]):
+            log.warning("the connection test's journal line could not be deleted")
+            return WRITE_UNCHECKED.format(journal=self.journal)
+        return WRITE_CHECKED.format(journal=self.journal)
+
     # -- reference data --------------------------------------------------------------------
 
     def reference_data(self, kind: ReferenceKind) -> list[ReferenceItem]:
+        """The kind's codes; a list the app may not read is skipped with a note (key = kind)."""
+        try:
+            items = self._reference_data(kind)
+        except (PermissionError, ConfigError) as error:
+            if isinstance(error, ConfigError) and error.field is not None:
+                raise  # environment, company or journal: not an enrichment
+            what, table = SKIPPED_LISTS[kind]
+            self.skip(kind, SKIPPED.format(what_nb=what.nb, what_en=what.en, table=table), error)
+            return []
+        dimensions = next((n for n in self.notes if n.key == "dimensions"), None)
+        if kind in ("dimension", "project") and dimensions is not None:
+            # The dimensions themselves could not be read: this list is unknown, not empty.
+            what, table = SKIPPED_LISTS[kind]
+            message = SKIPPED.format(what_nb=what.nb, what_en=what.en, table=table)
+            if not any(n.key == kind for n in self.notes):
+                self.notes.append(replace(dimensions, key=kind, message=message))
+        return items
+
+    def _reference_data(self, kind: ReferenceKind) -> list[ReferenceItem]:
         if kind == "account":
             rows = self._all(self._company_url("accounts"))
             return [_item(kind, r.get("number"), r.get("displayName")) for r in rows]
@@ -236,7 +308,12 @@ class BusinessCentralAdapter(MicrosoftAdapter):
         by_kind = {
             kind: {i.code for i in self.reference_data(kind)} for kind in set(kinds.values())
         }
-        return {name: by_kind[kind] for name, kind in kinds.items()}
+        # A list the app may not read is not checked here (BC names a wrong code itself).
+        skipped = {note.key for note in self.notes}
+        if "dimensions" in skipped:
+            # One note on the run for the dimensions, not one more per dimension list.
+            self.notes = [n for n in self.notes if n.key not in ("dimension", "project")]
+        return {name: by_kind[kind] for name, kind in kinds.items() if kind not in skipped}
 
     def _send(
         self, journal_id: str, known: dict[str, set[str]], batch: list[Voucher]
@@ -317,14 +394,20 @@ class BusinessCentralAdapter(MicrosoftAdapter):
         path = f"journals({journal_id})/journalLines"
         created = self._request("POST", self._company_url(path), body, idempotent=False).json()
         line_id = str(created["id"])
-        for target, dimension in self._dimension_ids().items():
+        for target, dimension in list(self._dimension_ids().items()):
             if line.get(target):
-                self._request(
-                    "POST",
-                    self._company_url(f"{path}({line_id})/dimensionSetLines"),
-                    {"code": dimension["code"], "valueCode": str(line[target])},
-                    idempotent=False,
-                )
+                try:
+                    self._request(
+                        "POST",
+                        self._company_url(f"{path}({line_id})/dimensionSetLines"),
+                        {"code": dimension["code"], "valueCode": str(line[target])},
+                        idempotent=False,
+                    )
+                except PermissionError as error:
+                    # An enrichment: the line stands without its dimensions from here on.
+                    self._dimensions = {}
+                    self._skip_dimensions(error)
+                    break
         return line_id
 
     def _remove_lines(self, journal_id: str, line_ids: list[str]) -> bool:
@@ -371,16 +454,17 @@ class BusinessCentralAdapter(MicrosoftAdapter):
         """References posted to the general ledger → their document number."""
         found: dict[str, str] = {}
         for chunk in chunks(list(dict.fromkeys(references)), READBACK_CHUNK):
+            numbers = {_reference_number(r): r for r in chunk}
             query = {
-                "$filter": " or ".join(
-                    f"externalDocumentNumber eq {odata_quote(r)}" for r in chunk
-                ),
-                "$select": "externalDocumentNumber,documentNumber,entryNumber",
+                # generalLedgerEntry has documentNumber and no externalDocumentNumber (Learn):
+                # every line of a claim carries its reference as the document number.
+                "$filter": " or ".join(f"documentNumber eq {odata_quote(n)}" for n in numbers),
+                "$select": "documentNumber,entryNumber",
             }
             for entry in self._all(self._company_url("generalLedgerEntries", query)):
-                ref = entry.get("externalDocumentNumber")
+                ref = numbers.get(str(entry.get("documentNumber") or ""))
                 if ref and ref not in found:
-                    found[ref] = str(entry.get("documentNumber") or entry.get("entryNumber"))
+                    found[ref] = str(entry.get("documentNumber"))
         return found
 
     # -- HTTP ------------------------------------------------------------------------------
@@ -389,6 +473,15 @@ class BusinessCentralAdapter(MicrosoftAdapter):
         return bc_error(
             response, context=context, journal=self.journal, secrets=self.entra.secrets()
         )
+
+
+# What a skipped reference list is, and the table(s) to grant.
+SKIPPED_LISTS: dict[str, tuple[Text, str]] = {
+    "account": (Text("Kontoer", "Accounts"), "G/L Account (15)"),
+    "tax_code": (Text("Mva-grupper", "Tax groups"), "Tax Group (321)"),
+    "dimension": (Text("Avdelinger", "Departments"), "Dimension (348), Dimension Value (349)"),
+    "project": (Text("Prosjekter", "Projects"), "Dimension (348), Dimension Value (349)"),
+}
 
 
 def _item(kind: ReferenceKind, code: object, description: object) -> ReferenceItem:
@@ -400,10 +493,12 @@ def _marker(voucher: Voucher, index: int) -> str:
 
 
 def _document_number(voucher: Voucher) -> str:
-    for line in voucher.lines:
-        if line.get("documentNumber"):
-            return text_value(line["documentNumber"], DOCUMENT_NUMBER_LENGTH)
-    return voucher.reference[:DOCUMENT_NUMBER_LENGTH]
+    return _reference_number(voucher.reference)
+
+
+def _reference_number(reference: str) -> str:
+    """The document number a claim's lines carry: its reference (≤ 20 characters)."""
+    return reference[:DOCUMENT_NUMBER_LENGTH]
 
 
 def _unknown_codes(lines: list[dict[str, Any]], known: dict[str, set[str]]) -> Text | None:

@@ -4,12 +4,14 @@ in Bokmål and English.
 
 from __future__ import annotations
 
+import re
+
 import requests
 
 from adapters.business_central.spec import TYPE
 from adapters.errors import AdapterError, ConfigError, DataError, PermissionError
 from adapters.http import redact, transient_for_status
-from adapters.microsoft import odata_error
+from adapters.microsoft import json_object, odata_error
 from adapters.types import (
     Text,
 )
@@ -29,12 +31,21 @@ def bc_error(
         return transient
     code, message = odata_error(response)
     detail = redact(message, secrets)[:300]
+    details = request_ids(response)
     if status == 401:
-        return PermissionError(NOT_ENABLED, provider_code=code or "401", field="client_id")
-    if status == 403:
-        return PermissionError(NO_PERMISSION.format(detail=detail), provider_code=code or "403")
-    if status == 404 and message.startswith("Environment"):
-        return ConfigError(ENVIRONMENT_NOT_FOUND, provider_code=code or "404", field="environment")
+        return PermissionError(
+            NOT_ENABLED, provider_code=code or "401", field="client_id", details=details
+        )
+    if status == 403 or (status == 400 and "permission" in message.lower()):
+        return PermissionError(
+            missing_permission(message), provider_code=code or str(status), details=details
+        )
+    if status == 404 and (message.startswith("Environment") or context == "companies"):
+        # The environment is the first thing in the path: an unknown one fails the very first
+        # call, before any company is involved (ACCOUNTING_APIS §8).
+        return ConfigError(
+            ENVIRONMENT_NOT_FOUND, provider_code=code or "404", field="environment", details=details
+        )
     if status == 404 and context == "company":
         return ConfigError(COMPANY_GONE, provider_code=code or "404", field="company")
     if status == 404 and context == "journal":
@@ -45,11 +56,40 @@ def bc_error(
         )
     if status == 404:
         return ConfigError(NOT_FOUND.format(detail=detail), provider_code=code or "404")
-    if "permission" in message.lower():
-        return PermissionError(NO_PERMISSION.format(detail=detail), provider_code=code or "400")
     if status == 400:
         return DataError(REFUSED.format(detail=detail), provider_code=code or "400")
     return ConfigError(UNEXPECTED.format(status=status), provider_code=code or str(status))
+
+
+def request_ids(response: requests.Response) -> dict[str, str]:
+    """Business Central's ids of this answer, for support ("Technical details")."""
+    ids = {}
+    if response.headers.get("request-id"):
+        ids["request_id"] = response.headers["request-id"][:100]
+    error = json_object(response).get("error")
+    raw = str(error.get("message") or "") if isinstance(error, dict) else ""
+    if match := re.search(r"CorrelationId:\s+([0-9a-fA-F-]{8,})", raw):
+        ids["correlation_id"] = match.group(1)
+    return ids
+
+
+# BC's verbs in a missing-permission message, in words.
+VERBS = {
+    "Read": Text("lese", "read"),
+    "Insert": Text("opprette", "insert"),
+    "Modify": Text("endre", "modify"),
+    "Delete": Text("slette", "delete"),
+    "Execute": Text("kjøre", "execute"),
+}
+
+
+def missing_permission(message: str) -> Text:
+    """Which object the app may not use and what to grant, without BC's own sentence."""
+    match = re.search(r"TableData (\d+) ([^:()]+?) (Read|Insert|Modify|Delete)\b", message)
+    if match is None:
+        return NO_PERMISSION_ANY
+    number, name, verb = match.group(1), match.group(2).strip()[:60], VERBS[match.group(3)]
+    return NO_PERMISSION.format(verb_nb=verb.nb, verb_en=verb.en, table=name, number=number)
 
 
 BAD_TENANT = Text(
@@ -75,12 +115,45 @@ NOT_ENABLED = Text(
     "app needs the API.ReadWrite.All permission with admin consent.",
 )
 NO_PERMISSION = Text(
-    "Appen mangler tillatelse i Business Central ({detail}). Gi appen et tillatelsessett som "
-    "kan lese kontoplan og dimensjoner og bokføre finanskladder, på siden Microsoft "
-    "Entra-applikasjoner.",
-    "The app lacks a permission in Business Central ({detail}). On the Microsoft Entra "
-    "Applications page, give it a permission set that can read the chart of accounts and "
-    "dimensions and post general journals.",
+    "Appen har ikke lov til å {verb_nb} {table} (tabell {number}) i Business Central. Gi "
+    "appen et tillatelsessett som kan det, på siden Microsoft Entra-applikasjoner.",
+    "The app may not {verb_en} {table} (table {number}) in Business Central. On the Microsoft "
+    "Entra Applications page, give it a permission set that can.",
+)
+NO_PERMISSION_ANY = Text(
+    "Appen mangler tillatelse i Business Central. Gi appen et tillatelsessett som kan lese "
+    "kontoplan og bokføre finanskladder, på siden Microsoft Entra-applikasjoner.",
+    "The app lacks a permission in Business Central. On the Microsoft Entra Applications page, "
+    "give it a permission set that can read the chart of accounts and post general journals.",
+)
+JOURNALS_THERE = Text(
+    " Kladder i selskapet: {known}.",
+    " Journals in the company: {known}.",
+)
+SKIPPED = Text(
+    "{what_nb} ble ikke brukt: appen har ikke lov til å lese dem i Business Central. Gi "
+    "appen tillatelse til {table} på siden Microsoft Entra-applikasjoner for å få dem med.",
+    "{what_en} were left out: the app may not read them in Business Central. Give the app "
+    "permission on {table} on the Microsoft Entra Applications page to include them.",
+)
+NO_READBACK = Text(
+    "Bokførte poster ble ikke lest tilbake: appen har ikke lov til å lese finansposter (tabell "
+    "17). Ledgerlink bygger på sin egen logg; et avbrutt utlegg kan ikke kontrolleres i Business "
+    "Central før appen får lesetilgang til finansposter.",
+    "Posted entries were not read back: the app may not read G/L entries (table 17). Ledgerlink "
+    "relies on its own record; an interrupted claim cannot be checked in Business Central "
+    "until the app may read G/L entries.",
+)
+WRITE_UNCHECKED = Text(
+    "Kladden {journal} finnes og kan leses. Skrivetilgang kontrolleres ved første eksport.",
+    "The journal {journal} exists and is readable. Write permission is checked at the first "
+    "export.",
+)
+WRITE_CHECKED = Text(
+    "Kladden {journal} finnes, og appen kan skrive linjer i den (en prøvelinje ble laget og "
+    "slettet igjen).",
+    "The journal {journal} exists and the app can write lines to it (a test line was made and "
+    "deleted again).",
 )
 ENVIRONMENT_NOT_FOUND = Text(
     "Fant ikke miljøet i Business Central. Skriv navnet slik det står i "

@@ -9,7 +9,6 @@ from adapters.entra import ENTRA_FIELDS, LOGIN_HOST
 from adapters.types import (
     CredentialField,
     IntegrationType,
-    MappingDefault,
     TargetField,
     Text,
 )
@@ -22,6 +21,9 @@ JOURNALS_PAGE_URL = "https://businesscentral.dynamics.com/?page=251"
 DESCRIPTION_LENGTH = 100
 ENVIRONMENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,29}$"
 JOURNAL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,9}$"
+# Each claim's journal lines carry its reference as `documentNumber` (Code[20]): posted G/L
+# entries keep documentNumber but have no externalDocumentNumber (ACCOUNTING_APIS §8), so that
+# is what a claim is read back by. The claim number goes in the description instead.
 DOCUMENT_NUMBER_LENGTH = 20
 
 CREDENTIAL_FIELDS = (
@@ -101,14 +103,6 @@ TARGET_FIELDS = (
         max_length=DESCRIPTION_LENGTH,
     ),
     TargetField(
-        "documentNumber",
-        Text("Bilagsnummer", "Document number"),
-        "code",
-        role="voucher",
-        required=True,
-        max_length=DOCUMENT_NUMBER_LENGTH,
-    ),
-    TargetField(
         "taxCode",
         Text("Mva-kode", "Tax code"),
         "code",
@@ -171,14 +165,6 @@ TYPE = IntegrationType(
         tax_code="taxCode",
         tax_lookup=BC_TAX_GROUPS,
         balancing_account="balancingAccountNumber",
-        extra=(
-            MappingDefault(
-                "documentNumber",
-                "field",
-                "claim.claim_number",
-                transforms=(("truncate", str(DOCUMENT_NUMBER_LENGTH)),),
-            ),
-        ),
     ),
     docs_url=ENTRA_APPS_PAGE_URL,
 )
@@ -192,4 +178,4 @@ DIMENSION_CODES = {
 }
 # References per `$filter` when reading back: keeps the URL well under 2,000 characters.
 READBACK_CHUNK = 25
-LINE_FIELDS = ("postingDate", "accountNumber", "description", "documentNumber", "taxCode")
+LINE_FIELDS = ("postingDate", "accountNumber", "description", "taxCode")

@@ -28,7 +28,6 @@ def voucher(number: int, *amounts: str, account: str = "7140", **extra) -> Vouch
             "accountNumber": account,
             "amount": Decimal(a),
             "description": f"Line {i}",
-            "documentNumber": f"C-{number}",
             **extra,
         }
         for i, a in enumerate(amounts)
@@ -39,7 +38,6 @@ def voucher(number: int, *amounts: str, account: str = "7140", **extra) -> Vouch
             "postingDate": DAY,
             "balancingAccountNumber": "2910",
             "amount": -total,
-            "documentNumber": f"C-{number}",
         }
     )
     return Voucher(number, f"LL-B-{number}", number, lines)
@@ -140,17 +138,18 @@ def test_export_and_find_exported_round_trip(bc: Make, control: SandboxClient) -
     good = voucher(1, "100.5", "20", department="100", project="P100", taxCode="INGEN")
     unknown = voucher(2, "5", account="9999")
     results = adapter.export([good, unknown])
-    assert results[0].ok and results[0].external_id == "C-1"
+    assert results[0].ok and results[0].external_id == "LL-B-1"
     assert not results[1].ok and "9999" in results[1].error.en
     entries = ledger(control)["general_ledger_entries"]
-    assert len(entries) == 3 and {e["externalDocumentNumber"] for e in entries} == {"LL-B-1"}
+    # Each claim's lines carry its reference as the document number: that is what is read back.
+    assert len(entries) == 3 and {e["documentNumber"] for e in entries} == {"LL-B-1"}
     assert entries[0]["debitAmount"] == 100.5 and entries[2]["creditAmount"] == 120.5
     assert entries[0]["dimensions"] == [
         {"code": "AVDELING", "valueCode": "100"},
         {"code": "PROSJEKT", "valueCode": "P100"},
     ]
     assert ledger(control)["journal_lines"] == []
-    assert adapter.find_exported(["LL-B-1", "LL-B-2"]) == {"LL-B-1": "C-1"}
+    assert adapter.find_exported(["LL-B-1", "LL-B-2"]) == {"LL-B-1": "LL-B-1"}
 
 
 def test_lines_left_by_a_crash_are_reused_not_duplicated(bc: Make, control: SandboxClient) -> None:

@@ -184,10 +184,19 @@ def test_post_flow_moves_balanced_documents_to_the_ledger(sandbox, control, toke
     assert posted.status_code == 204 and posted.content == b""
 
     assert get(company_url(sandbox, f"journals({jid})/journalLines"), token).json()["value"] == []
+    # generalLedgerEntry has no externalDocumentNumber (Learn): filtering on it is refused,
+    # the document number is what a posted claim is found by.
+    refused = get(
+        company_url(sandbox, "generalLedgerEntries"),
+        token,
+        **{"$filter": "externalDocumentNumber eq 'claim-1'"},
+    )
+    assert refused.status_code == 400
+    assert "Could not find a property named 'externalDocumentNumber'" in refused.text
     entries = get(
         company_url(sandbox, "generalLedgerEntries"),
         token,
-        **{"$filter": "externalDocumentNumber eq 'claim-1' or externalDocumentNumber eq 'claim-2'"},
+        **{"$filter": "documentNumber eq 'LL-1' or documentNumber eq 'LL-2'"},
     ).json()["value"]
     assert [(e["accountNumber"], e["debitAmount"], e["creditAmount"]) for e in entries] == [
         ("7140", 250.0, 0.0),

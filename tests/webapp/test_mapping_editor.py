@@ -628,7 +628,7 @@ def accepted(type_key, sandbox, sandbox_server, replace=None) -> None:
     elif type_key == "dynamics_bc":
         for entry in ledger["business_central"]["general_ledger_entries"]:
             change = Decimal(str(entry["debitAmount"])) - Decimal(str(entry["creditAmount"]))
-            ref = entry["externalDocumentNumber"]
+            ref = entry["documentNumber"]
             totals[ref] = totals.get(ref, Decimal(0)) + change
     else:
         [rows_written] = ledger["dataverse"][demo.DATAVERSE_HOST].values()
