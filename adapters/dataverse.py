@@ -6,27 +6,33 @@ import logging
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 
 from adapters import register
 from adapters.base import AdapterSettings
 from adapters.checks import run_checks
+from adapters.dataverse_errors import (
+    BAD_ENVIRONMENT_URL,
+    BAD_TABLE,
+    NO_SAFE_WAY,
+    READY_WITH_KEY,
+    READY_WITH_READ,
+    TABLE_NOT_FOUND,
+    dataverse_error,
+)
 from adapters.defaults import standard_checks, standard_mapping
 from adapters.entra import ENTRA_FIELDS, LOGIN_HOST
 from adapters.errors import (
     AdapterError,
-    AuthError,
     ConfigError,
     DataError,
     PermissionError,
 )
-from adapters.http import redact, transient_for_status
 from adapters.microsoft import (
     ODATA_HEADERS,
     MicrosoftAdapter,
-    odata_error,
     odata_quote,
     odata_url,
 )
@@ -192,14 +198,14 @@ TYPE = IntegrationType(
 
 API = "/api/data/v9.2"
 REFERENCE_COLUMN = "ll_reference"
+# One value per record (claim reference + "#" + line number): the column an alternate key
+# must cover for exactly-once writes without Read (ACCOUNTING_APIS §8).
+KEY_COLUMN = "ll_linekey"
+QUOTE = "'"
 AMOUNT_COLUMN = "ll_amount"
 BALANCE_COLUMN = "ll_balancingaccount"
 # References per `$filter` when reading back: keeps the URL well under 2,000 characters.
 READBACK_CHUNK = 25
-# Dataverse errors by code (ACCOUNTING_APIS §3.4).
-NOT_A_MEMBER = "0x80072560"
-API_BLOCKED = "0x80095ffc"
-MISSING_PRIVILEGE = "0x80040220"
 
 
 class DataverseAdapter(MicrosoftAdapter):
@@ -213,6 +219,8 @@ class DataverseAdapter(MicrosoftAdapter):
         self.environment_url = (credentials.get("environment_url") or "").strip().rstrip("/")
         self.table = (credentials.get("table") or "ll_expenselines").strip()
         super().__init__(credentials, settings, **kw)
+        # (logical name, primary id column, keyed on KEY_COLUMN), read once from metadata.
+        self._definition: tuple[str, str, bool] | None = None
 
     def resource(self) -> str:
         # The `.api.` host form shares the plain host's token audience (§3.1).
@@ -228,6 +236,38 @@ class DataverseAdapter(MicrosoftAdapter):
         if not re.fullmatch(TABLE_PATTERN, self.table):
             raise ConfigError(BAD_TABLE, provider_code="table", field="table")
         return self.table
+
+    def _table_definition(self) -> tuple[str, str, bool]:
+        """The table's logical name, id column and whether an alternate key covers the line
+        key, from metadata (EntityDefinitions), which needs no privilege on the table."""
+        if self._definition is None:
+            table = self._table_path()
+            query = {
+                "$filter": f"EntitySetName eq {odata_quote(table)}",
+                "$select": "LogicalName,EntitySetName,PrimaryIdAttribute",
+            }
+            rows = [
+                r
+                for r in self._all(self._url("EntityDefinitions", query))
+                if r.get("EntitySetName") == table  # verify what was asked for
+            ]
+            if not rows:
+                raise ConfigError(
+                    TABLE_NOT_FOUND.format(table=table), provider_code="table", field="table"
+                )
+            logical = str(rows[0]["LogicalName"])
+            id_column = str(rows[0].get("PrimaryIdAttribute") or f"{logical}id")
+            keys_url = self._url(
+                f"EntityDefinitions(LogicalName={odata_quote(logical)})/Keys",
+                {"$select": "LogicalName,KeyAttributes"},
+            )
+            try:
+                keys = self._all(keys_url)
+            except (PermissionError, ConfigError):
+                keys = []
+            keyed = any(list(k.get("KeyAttributes") or []) == [KEY_COLUMN] for k in keys)
+            self._definition = (logical, id_column, keyed)
+        return self._definition
 
     # -- test connection -------------------------------------------------------------------
 
@@ -254,8 +294,20 @@ class DataverseAdapter(MicrosoftAdapter):
             )
 
         def ready() -> Text:
-            self._get(self._url(self._table_path(), {"$top": "1"}), "table")
-            return Text(f"Tabellen {self.table} kan leses.", f"The table {self.table} is readable.")
+            logical, id_column, keyed = self._table_definition()
+            if keyed:
+                return READY_WITH_KEY.format(table=self.table, column=KEY_COLUMN)
+            try:
+                self._get(self._url(self.table, {"$top": "1", "$select": id_column}), "table")
+            except PermissionError as error:
+                raise PermissionError(
+                    NO_SAFE_WAY.format(
+                        table=self.table, column=KEY_COLUMN, privilege=f"prvRead{logical}"
+                    ),
+                    provider_code=error.provider_code,
+                    details=error.details,
+                ) from error
+            return READY_WITH_READ.format(table=self.table, column=KEY_COLUMN)
 
         return run_checks(
             TYPE.checks,
@@ -282,15 +334,45 @@ class DataverseAdapter(MicrosoftAdapter):
     def export(self, vouchers: list[Voucher]) -> list[ExportResult]:
         """One record per line, the balancing line last, so its record marks a whole voucher."""
         table = self._table_path()
-        self.entra.token()  # a refused app is known before any record leaves
+        # The app's token and the table are known before any record leaves.
+        keyed = self._table_definition()[2]
         results = []
         for voucher in vouchers:
             problem = unbalanced(voucher, TYPE.batch_limit)
             if problem is not None:
                 results.append(failed(voucher, problem, "not_sent"))
                 continue
-            results.append(self._send(table, voucher))
+            results.append(self._upsert(table, voucher) if keyed else self._send(table, voucher))
         return results
+
+    def _upsert(self, table: str, voucher: Voucher) -> ExportResult:
+        """Each line by its alternate key with `If-None-Match: *`: created, or 412 when it
+        is there already (a retry after an interruption), never a second record."""
+        first = None
+        for index, line in enumerate(spread_voucher_fields(voucher, TYPE)):
+            key = f"{voucher.reference}#{index}"
+            self.carrying()
+            try:
+                response = self.api.request(
+                    "PATCH",
+                    # "#" would end the URL's path: the key literal is percent-encoded.
+                    self._url(f"{table}({KEY_COLUMN}={quote(odata_quote(key), safe=QUOTE)})"),
+                    classify=self._classifier("table"),
+                    # Safe to repeat: the key makes a second attempt a 412, not a record.
+                    idempotent=True,
+                    json=self._record(voucher, line),
+                    headers={
+                        "Content-Type": "application/json; charset=utf-8",
+                        "If-None-Match": "*",
+                    },
+                )
+                record_id = _record_id(response.headers.get("OData-EntityId", "")) or key
+            except DataError as error:
+                if error.provider_code != "412":
+                    return failed(voucher, error)
+                record_id = key  # already there: written by an earlier attempt
+            first = first or record_id
+        return ExportResult(voucher.reference, external_id=first)
 
     def payload(self, vouchers: list[Voucher]) -> list[dict[str, object]]:
         table = self.table
@@ -361,9 +443,20 @@ class DataverseAdapter(MicrosoftAdapter):
                 )
 
     def find_exported(self, references: list[str]) -> dict[str, str]:
-        """References with a complete voucher (its balancing line exists) → first record id."""
+        """References with a complete voucher (its balancing line exists) → first record id.
+
+        With an alternate key the upsert itself is the answer (a line already there is a
+        412), so a role that may not read the table finds nothing here and loses nothing."""
         table = self._table_path()
-        id_column = _id_column(table)
+        _logical, id_column, keyed = self._table_definition()
+        if keyed:
+            try:
+                return self._read_back(table, id_column, references)
+            except PermissionError:
+                return {}
+        return self._read_back(table, id_column, references)
+
+    def _read_back(self, table: str, id_column: str, references: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         for chunk in chunks(list(dict.fromkeys(references)), READBACK_CHUNK):
             query = {
@@ -390,12 +483,6 @@ def _record_id(entity_id: str) -> str:
     return match.group(1) if match else ""
 
 
-def _id_column(table: str) -> str:
-    # Dataverse names a table's key `{logical name}id`; entity sets are the plural.
-    logical = table[:-1] if table.endswith("s") else table
-    return f"{logical}id"
-
-
 def _complete(records: list[dict[str, Any]], id_column: str) -> dict[str, str]:
     first: dict[str, str] = {}
     complete: set[str] = set()
@@ -407,112 +494,6 @@ def _complete(records: list[dict[str, Any]], id_column: str) -> dict[str, str]:
         if record.get(BALANCE_COLUMN):
             complete.add(ref)
     return {ref: record_id for ref, record_id in first.items() if ref in complete}
-
-
-# -- errors -------------------------------------------------------------------------------------
-
-
-def dataverse_error(
-    response: requests.Response, *, table: bool, table_name: str, secrets: list[str]
-) -> AdapterError | None:
-    """The typed error for a Dataverse answer (ACCOUNTING_APIS §3.4), or None for success."""
-    status = response.status_code
-    if status < 300:
-        return None
-    transient = transient_for_status(response, TYPE.name.en)
-    if transient is not None:
-        return transient
-    code, message = odata_error(response)
-    if status == 401:
-        return AuthError(TOKEN_NOT_ACCEPTED, provider_code="401", field="tenant_id")
-    if code == NOT_A_MEMBER:
-        return PermissionError(NOT_APPLICATION_USER, provider_code=code, field="client_id")
-    if code == API_BLOCKED:
-        return PermissionError(APP_BLOCKED, provider_code=code, field="client_id")
-    if code == MISSING_PRIVILEGE:
-        match = re.search(r"missing (prv\w+) privilege", message)
-        privilege = match.group(1) if match else "?"
-        return PermissionError(
-            NO_PRIVILEGE.format(privilege=privilege, table=table_name), provider_code=code
-        )
-    if status == 403:
-        return PermissionError(FORBIDDEN, provider_code=code or "403", field="client_id")
-    if status == 404 and table:
-        return ConfigError(
-            TABLE_NOT_FOUND.format(table=table_name), provider_code=code or "404", field="table"
-        )
-    if status == 404:
-        return ConfigError(
-            ENVIRONMENT_NOT_FOUND, provider_code=code or "404", field="environment_url"
-        )
-    if status == 400:
-        detail = redact(message, secrets)[:300]
-        return DataError(REFUSED.format(detail=detail), provider_code=code or "400")
-    return ConfigError(UNEXPECTED.format(status=status), provider_code=code or str(status))
-
-
-BAD_ENVIRONMENT_URL = Text(
-    "Miljøadressen må være på formen https://organisasjon.crm4.dynamics.com. Kopier "
-    "«Miljø-URL» fra Power Platform administrasjonssenter.",
-    "The environment URL must look like https://organisation.crm4.dynamics.com. Copy the "
-    "“Environment URL” from the Power Platform admin center.",
-)
-BAD_TABLE = Text(
-    "Tabellnavnet må være et entitetssettnavn med små bokstaver, f.eks. ll_expenselines.",
-    "The table must be an entity set name in lower case, e.g. ll_expenselines.",
-)
-TOKEN_NOT_ACCEPTED = Text(
-    "Dynamics godtok ikke tilgangsnøkkelen fra Microsoft. Sjekk at miljøadressen hører til "
-    "samme tenant som appregistreringen.",
-    "Dynamics did not accept Microsoft's access token. Check that the environment URL belongs "
-    "to the same tenant as the app registration.",
-)
-NOT_APPLICATION_USER = Text(
-    "Appen er ikke applikasjonsbruker i dette miljøet. I Power Platform administrasjonssenter: "
-    "Miljøer → miljøet → Innstillinger → Brukere + tillatelser → Applikasjonsbrukere → Ny "
-    "appbruker; velg appen (klient-ID-en) og gi den en sikkerhetsrolle.",
-    "The app is not an application user in this environment. In the Power Platform admin "
-    "center: Environments → the environment → Settings → Users + permissions → Application "
-    "users → New app user; choose the app (the client ID) and give it a security role.",
-)
-APP_BLOCKED = Text(
-    "En administrator har sperret denne appen for Dataverse-API-et. Be administratoren åpne "
-    "for klient-ID-en.",
-    "An administrator has blocked this app from the Dataverse API. Ask the administrator to "
-    "allow the client ID.",
-)
-NO_PRIVILEGE = Text(
-    "Appens sikkerhetsrolle mangler rettigheten {privilege} på tabellen {table}. Gi rollen "
-    "lese- og opprettetilgang til tabellen i Power Platform administrasjonssenter.",
-    "The app's security role lacks the privilege {privilege} on the table {table}. Give the "
-    "role read and create access to the table in the Power Platform admin center.",
-)
-FORBIDDEN = Text(
-    "Dynamics nektet appen tilgang. Sjekk at appen er applikasjonsbruker med en "
-    "sikkerhetsrolle i miljøet.",
-    "Dynamics refused the app access. Check that the app is an application user with a "
-    "security role in the environment.",
-)
-TABLE_NOT_FOUND = Text(
-    "Fant ikke tabellen {table} i miljøet. Sjekk entitetssettnavnet, og at Ledgerlink-løsningen "
-    "er installert.",
-    "The table {table} does not exist in the environment. Check the entity set name, and that "
-    "the Ledgerlink solution is installed.",
-)
-ENVIRONMENT_NOT_FOUND = Text(
-    "Fant ikke Dataverse-API-et på miljøadressen. Kopier «Miljø-URL» fra Power Platform "
-    "administrasjonssenter.",
-    "The Dataverse API was not found at the environment URL. Copy the “Environment URL” from "
-    "the Power Platform admin center.",
-)
-REFUSED = Text(
-    "Dynamics avviste linjen: {detail}. Rett opp feltkoblingen eller utlegget og send på nytt.",
-    "Dynamics refused the line: {detail}. Correct the field mapping or the claim and send again.",
-)
-UNEXPECTED = Text(
-    "Dynamics svarte uventet (HTTP {status}). Prøv igjen senere.",
-    "Dynamics gave an unexpected answer (HTTP {status}). Try again later.",
-)
 
 
 register(DataverseAdapter)

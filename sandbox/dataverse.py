@@ -37,7 +37,7 @@ def environment_host(host: str) -> str:
     return host.replace(".api.crm", ".crm", 1)
 
 
-@bp.route(f"/<dataverse_host:host>/{API}/<path:rest>", methods=["GET", "POST"])
+@bp.route(f"/<dataverse_host:host>/{API}/<path:rest>", methods=["GET", "POST", "PATCH", "DELETE"])
 def web_api(host: str, rest: str) -> Response:
     """Serve one Dataverse Web API request."""
     state = _state()
@@ -69,6 +69,8 @@ def web_api(host: str, rest: str) -> Response:
     if state.has_fault(identities, "not_registered"):
         return dataverse_error(403, "0x80072560", "The user is not a member of the organization.")
 
+    if rest.startswith("EntityDefinitions(") and request.method == "GET":
+        return _table_definition(state, env_url, env, rest.rstrip("/"))
     match = _SEGMENT.match(rest.rstrip("/"))
     if match is None:
         return _segment_not_found(rest.split("/")[0])
@@ -80,10 +82,18 @@ def web_api(host: str, rest: str) -> Response:
     if name not in env["tables"]:
         return _segment_not_found(name)
     if state.take_faults(identities, ["no_privilege", "no_permission"]):
-        action = "Create" if request.method == "POST" else "Read"
+        action = "Create" if request.method in ("POST", "PATCH") else "Read"
+        return _missing_privilege(env_host, record, name, action)
+    create_only = state.settings["dataverse_role"] == "create_only"
+    if create_only and request.method in ("GET", "DELETE"):
+        action = "Read" if request.method == "GET" else "Delete"
         return _missing_privilege(env_host, record, name, action)
     if request.method == "POST" and key is None:
         return _create(state, env_url, env, name)
+    if request.method == "PATCH" and key is not None:
+        return _upsert(state, env_host, env_url, env, record, name, key)
+    if request.method == "DELETE" and key is not None:
+        return _delete(state, env, name, key)
     if request.method == "GET" and key is None:
         return _list(state, host, env_url, env, name)
     if request.method == "GET":
@@ -123,6 +133,7 @@ def _entity_definitions(env_url: str, env: dict) -> Response:
         {
             "LogicalName": logical_name(entity_set),
             "EntitySetName": entity_set,
+            "PrimaryIdAttribute": f"{logical_name(entity_set)}id",
             "MetadataId": demo.stable_guid("dv", "table", entity_set),
         }
         for entity_set in env["tables"]
@@ -133,6 +144,96 @@ def _entity_definitions(env_url: str, env: dict) -> Response:
         "value": [r for r in rows if odata.matches(r, groups)],
     }
     return json_response(body, headers=ODATA_HEADERS)
+
+
+# The alternate key of variation `dataverse_alternate_key` = line_key.
+KEY_COLUMN = "ll_linekey"
+
+
+def _table_definition(state: SandboxState, env_url: str, env: dict, rest: str) -> Response:
+    """EntityDefinitions(LogicalName='…') and its /Keys: metadata needs no table privilege."""
+    match = re.fullmatch(r"EntityDefinitions\(LogicalName='([a-z0-9_]+)'\)(/Keys)?", rest)
+    if match is None:
+        return _segment_not_found("EntityDefinitions")
+    entity_set = next((s for s in env["tables"] if logical_name(s) == match[1]), None)
+    if entity_set is None:
+        return dataverse_error(
+            404, "0x80040217", f"Could not find an entity with name {match[1]} and id ."
+        )
+    if match[2] is None:
+        row = {
+            "LogicalName": match[1],
+            "EntitySetName": entity_set,
+            "PrimaryIdAttribute": f"{match[1]}id",
+            "MetadataId": demo.stable_guid("dv", "table", entity_set),
+        }
+        body = {"@odata.context": f"{env_url}/{API}/$metadata#EntityDefinitions/$entity", **row}
+        return json_response(odata.select(body, request.args.get("$select"), ("MetadataId",)))
+    keys = []
+    if state.settings["dataverse_alternate_key"] == "line_key":
+        keys.append(
+            {
+                "LogicalName": f"{COLUMN_PREFIX}linekey_key",
+                "KeyAttributes": [KEY_COLUMN],
+                "EntityKeyIndexStatus": "Active",
+                "MetadataId": demo.stable_guid("dv", "key", entity_set),
+            }
+        )
+    body = {
+        "@odata.context": f"{env_url}/{API}/$metadata#EntityDefinitions('{match[1]}')/Keys",
+        "value": [odata.select(k, request.args.get("$select"), ("MetadataId",)) for k in keys],
+    }
+    return json_response(body, headers=ODATA_HEADERS)
+
+
+def _upsert(
+    state: SandboxState,
+    env_host: str,
+    env_url: str,
+    env: dict,
+    record: AccessToken,
+    entity_set: str,
+    key: str,
+) -> Response:
+    """PATCH by alternate key: create, or with `If-None-Match: *` 412 when the row exists."""
+    table = logical_name(entity_set)
+    match = re.fullmatch(rf"{KEY_COLUMN}='((?:[^']|'')*)'", key)
+    if match is None or state.settings["dataverse_alternate_key"] != "line_key":
+        return dataverse_error(
+            400,
+            "0x80060888",
+            f"Invalid key '{key}': no alternate key with these attributes is defined for "
+            f"entity '{table}'.",
+        )
+    value = match[1].replace("''", "'")
+    with state.lock:
+        exists = any(r.get(KEY_COLUMN) == value for r in env["tables"][entity_set])
+    if exists and request.headers.get("If-None-Match") == "*":
+        return dataverse_error(
+            412, "0x80040237", "A record with matching key values already exists."
+        )
+    if exists:
+        if state.settings["dataverse_role"] == "create_only":
+            return _missing_privilege(env_host, record, entity_set, "Write")
+        return dataverse_error(400, "0x80060888", "Updating a record is not part of this sandbox.")
+    try:
+        body = json.loads(request.get_data(as_text=True) or "null")
+    except json.JSONDecodeError:
+        body = None
+    if not isinstance(body, dict):
+        return dataverse_error(400, "0x80048d19", f"Error identified in Payload for '{table}'.")
+    return _create(state, env_url, env, entity_set, {**body, KEY_COLUMN: value})
+
+
+def _delete(state: SandboxState, env: dict, entity_set: str, key: str) -> Response:
+    table = logical_name(entity_set)
+    with state.lock:
+        rows = env["tables"][entity_set]
+        kept = [r for r in rows if r[f"{table}id"] != key.lower()]
+        if len(kept) == len(rows):
+            return dataverse_error(404, "0x80040217", f"{table} With Id = {key} Does Not Exist")
+        env["tables"][entity_set] = kept
+    return Response(status=204)
 
 
 def _missing_privilege(
@@ -150,12 +251,16 @@ def _missing_privilege(
     )
 
 
-def _create(state: SandboxState, env_url: str, env: dict, entity_set: str) -> Response:
+def _create(
+    state: SandboxState, env_url: str, env: dict, entity_set: str, given: dict | None = None
+) -> Response:
     table = logical_name(entity_set)
-    try:
-        body = json.loads(request.get_data(as_text=True) or "null")
-    except json.JSONDecodeError:
-        body = None
+    body: Any = given
+    if body is None:
+        try:
+            body = json.loads(request.get_data(as_text=True) or "null")
+        except json.JSONDecodeError:
+            body = None
     if not isinstance(body, dict):
         return dataverse_error(
             400,

@@ -62,7 +62,26 @@ XLEDGER: tuple[Variation, ...] = (
 
 # --- Dataverse ---------------------------------------------------------------------------------
 
-DATAVERSE: tuple[Variation, ...] = ()
+DATAVERSE: tuple[Variation, ...] = (
+    Variation(
+        "dataverse_role",
+        "Dataverse",
+        "Security role of the application user on the table",
+        (
+            ("full", "Create, Read, Write and Delete"),
+            ("create_only", "Create only (least privilege): reads answer 403 0x80040220"),
+        ),
+    ),
+    Variation(
+        "dataverse_alternate_key",
+        "Dataverse",
+        "Alternate key of the table",
+        (
+            ("none", "None"),
+            ("line_key", "On ll_linekey (the claim reference and line number)"),
+        ),
+    ),
+)
 
 # --- Business Central --------------------------------------------------------------------------
 

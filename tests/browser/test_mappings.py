@@ -47,23 +47,24 @@ def test_change_car_allowance_account_see_preview_and_flags(page, sign_in, axe_c
     expect(page.get_by_role("status")).to_contain_text("Fetched")
     expect(page.locator("#reference-check")).to_contain_text("codes in the mapping exist")
 
-    # A code that is not in the chart is flagged at the row, with the closest ones.
+    # A code that is not in the live chart is refused at its own input, with the closest
+    # ones; nothing is saved and the preview still sends 7100.
     row = page.locator("#row-account")
     edit_link(page, "Account").click()
     expect(row.get_by_role("radio", name=re.compile("lookup table"))).to_be_focused()
     row.get_by_label("Account for mileage").fill("7131")
     row.get_by_role("button", name="Save Account", exact=True).click()
-    expect(edit_link(page, "Account")).to_be_focused()
-    expect(row.locator(".code-flag").first).to_have_text("7131")
-    expect(row).to_contain_text("Closest codes there: 7130")
-    expect(page.locator("#reference-check")).to_contain_text(
-        "1 code in the mapping is not in Xledger"
+    expect(row.locator(".error-summary")).to_be_focused()
+    mileage = row.get_by_label("Account for mileage")
+    expect(mileage).to_have_attribute("aria-invalid", "true")
+    expect(row.locator(".field__error").first).to_contain_text(
+        "7131 is not an account in Xledger. Closest codes there: 7130"
     )
-    expect(preview).to_contain_text('"code": "7131"')
+    expect(preview).to_contain_text('"code": "7100"')
+    expect(preview).not_to_contain_text('"code": "7131"')
     axe_check(page)
 
     # The car allowance goes to 7130, and a new expense type gets its own account.
-    edit_link(page, "Account").click()
     row.get_by_label("Account for mileage").fill("7130")
     row.get_by_label("New entry: Expense type").fill("parking")
     row.get_by_label("New entry: Account").fill("7160")
@@ -171,3 +172,30 @@ def test_second_coordinator_gets_changed_by_message(page, browser, base_url, sig
         expect(page.locator("#row-balancingAccount")).to_contain_text("Always: 2930")
     finally:
         other_context.close()
+
+
+def test_the_preview_says_why_a_claim_is_not_ready_when_the_chart_lost_a_code(
+    page, sign_in, demo_mapping
+):
+    from webapp.models import ReferenceCache
+
+    sign_in(page, ADMIN)
+    page.goto(demo_mapping + "?lang=en")
+    page.get_by_role("button", name="Fetch the codes from Xledger").click()
+    expect(page.locator("#reference-check")).to_contain_text("codes in the mapping exist")
+    # The payable account is closed in Xledger after the mapping was saved.
+    cache = ReferenceCache.get(ReferenceCache.kind == "account")
+    ReferenceCache.update(items=[i for i in cache.items if i[0] != "2910"]).where(
+        ReferenceCache.id == cache.id
+    ).execute()
+    page.reload()
+    preview = page.locator("#preview")
+    expect(preview).not_to_contain_text("Ready to send")
+    expect(preview.locator(".banner--error").first).to_contain_text("This claim would not be sent:")
+    expect(preview.locator(".banner--error").first).to_contain_text(
+        "Balancing account (payable): 2910 is not an account in Xledger, so Xledger would "
+        "refuse this claim."
+    )
+    expect(page.locator("#reference-check")).to_contain_text(
+        "1 code in the mapping is not in Xledger"
+    )
