@@ -49,6 +49,15 @@ XLEDGER: tuple[Variation, ...] = (
         ),
     ),
     Variation(
+        "xledger_chart",
+        "Xledger",
+        "Chart of accounts of the entity",
+        (
+            ("standard", "NS 4102 with every account the default mapping uses"),
+            ("own", "An own chart without 6860 (course), 7150 (meals) and 2910 (payable)"),
+        ),
+    ),
+    Variation(
         "xledger_reference_lists",
         "Xledger",
         "Projects and object kinds (departments) for the token's role",

@@ -32,6 +32,8 @@ REFUSALS = {
     "unauthorized": {"message": "Unauthorized"},
     "access_denied": {"message": "Access denied"},
 }
+# Accounts an entity with its own chart does not have (variation `xledger_chart`).
+OWN_CHART_LACKS = {"6860", "7150", "2910"}
 # Lists a role may lack (variation `xledger_reference_lists`).
 OPTIONAL_LISTS = {"projects", "objectKinds", "objectValues"}
 TOKEN_PATTERN = r"^[A-Za-z0-9._~-]{8,}$"
@@ -158,6 +160,8 @@ def _connection(state: SandboxState, field: str, arguments: dict[str, Any]) -> R
             nodes = [dict(error) for error in state.xledger_errors]
         else:
             nodes = REFERENCE_NODES[field]
+        if field == "accounts" and state.settings["xledger_chart"] == "own":
+            nodes = [n for n in nodes if n["code"] not in OWN_CHART_LACKS]
     try:
         nodes = _filter(nodes, arguments.get("filter") or {}, type_name)
         page, page_info = _page(state, nodes, arguments)

@@ -226,6 +226,31 @@ def test_steps_ahead_of_the_draft_redirect_to_the_furthest_step(client, org, tok
     assert client.get(step_url(integration, "type")).status_code == 200
 
 
+def test_the_default_mapping_takes_only_accounts_the_live_chart_has(client, org, token, sandbox):
+    # An entity with its own chart: no 6860, 7150 or 2910. The defaults never invent them:
+    # the lookup keeps the standard accounts that exist, the payable account stays empty and
+    # the editor asks for it.
+    from webapp.services import mappings
+
+    sandbox.settings(xledger_chart="own")
+    integration = through_credentials(client, token)
+    client.post(step_url(integration, "mapping"), data={"csrf_token": token})
+    rows = mappings.stored_rows(integration)
+    account = dict(rows["account"].lookup)
+    assert account == {"mileage": "7100", "travel": "7140", "office": "6800", "other": "7790"}
+    assert rows["account"].lookup_default == "7790"
+    assert "balancingAccount" not in rows
+    editor = client.get(f"{BASE}/{integration.id}/mappings/?lang=en").get_data(as_text=True)
+    assert "Balancing account (payable)" in editor
+    row = editor[editor.index('id="row-balancingAccount"') :][:1500]
+    assert "Balancing account (payable) is required by Xledger but has no source." in row
+    # With the standard chart, the whole NS 4102 template is used.
+    sandbox.settings(xledger_chart="standard")
+    other = through_credentials(client, token)
+    client.post(step_url(other, "mapping"), data={"csrf_token": token})
+    assert mappings.stored_rows(other)["balancingAccount"].value == "2910"
+
+
 def test_changing_the_type_of_a_draft_forgets_the_old_credentials(client, org, token):
     integration = through_credentials(client, token)
     response = client.post(
@@ -473,11 +498,11 @@ def test_a_step_that_meets_a_background_change_asks_to_look_again(client, org, t
     integration = through_credentials(client, token)
     apply_defaults = integrations.apply_default_mapping
 
-    def meanwhile(draft, actor):
+    def meanwhile(draft, *args):
         integrations.change(
             Integration.get_by_id(draft.id), {"name": "Endret"}, actor=None, action="test.bump"
         )
-        return apply_defaults(draft, actor)
+        return apply_defaults(draft, *args)
 
     monkeypatch.setattr(integrations, "apply_default_mapping", meanwhile)
     response = client.post(step_url(integration, "mapping"), data={"csrf_token": token})

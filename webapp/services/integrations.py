@@ -227,12 +227,23 @@ def change_type(integration: Integration, type_key: str, actor: User | None) -> 
         )
 
 
-def apply_default_mapping(integration: Integration, actor: User | None) -> int:
-    """Give the integration its type's default mapping, unless it has one; returns rows added."""
+def apply_default_mapping(
+    integration: Integration, actor: User | None, accounts: set[str] | None = None
+) -> int:
+    """Give the integration its type's default mapping, unless it has one; returns rows added.
+
+    With the live chart of `accounts`, a standard account (NS 4102) the chart does not have
+    is left out, never invented: a lookup keeps the entries whose account exists, and a row
+    left with no account stays empty, so the editor asks the coordinator to choose one.
+    """
     from webapp.mapping import rows_from_defaults
 
     if FieldMapping.select().where(FieldMapping.integration == integration.id).exists():
         return 0
+    itype = get_type(integration.type_key)
+    defaults = rows_from_defaults(itype)
+    if accounts is not None:
+        defaults = [r for r in (_in_chart(itype, row, accounts) for row in defaults) if r]
     rows = [
         {
             **row.model_values(),
@@ -240,7 +251,7 @@ def apply_default_mapping(integration: Integration, actor: User | None) -> int:
             "position": position,
             "updated_by": actor.id if actor else None,
         }
-        for position, row in enumerate(rows_from_defaults(get_type(integration.type_key)))
+        for position, row in enumerate(defaults)
     ]
     with db.atomic():
         if rows:
@@ -254,6 +265,24 @@ def apply_default_mapping(integration: Integration, actor: User | None) -> int:
             actor=actor,
         )
     return len(rows)
+
+
+def _in_chart(itype, row, accounts: set[str]):
+    """The default row with only accounts the chart has; None when none is left."""
+    import dataclasses
+
+    field = next((f for f in itype.target_fields if f.name == row.target), None)
+    if field is None or field.reference != "account":
+        return row
+    if row.kind == "constant":
+        return row if row.value in accounts else None
+    if row.kind != "lookup":
+        return row
+    lookup = tuple((key, value) for key, value in row.lookup if value in accounts)
+    default = row.lookup_default if row.lookup_default in accounts else None
+    if not lookup and default is None:
+        return None
+    return dataclasses.replace(row, lookup=lookup, lookup_default=default)
 
 
 def credential_set_versions(integration: Integration | int) -> list[int]:

@@ -103,7 +103,7 @@ def mapping(integration_id: int):
     if early:
         return early
     if request.method == "POST":
-        integrations.apply_default_mapping(integration, g.user)
+        mappings.install_defaults(integration, g.user)
         return _go(integrations.advance(integration, "schedule", g.user), "schedule")
     return _show(integration, "mapping")
 

@@ -248,9 +248,11 @@ def refresh_references(integration: Integration) -> dict[str, int]:
     kinds = reference_kinds(itype)
     if not kinds:
         return {}
-    if integration.active_credential_version is None:
+    # A draft's pending credentials serve too: the wizard's defaults are picked from them.
+    version = integration.active_credential_version or integration.pending_credential_version
+    if version is None:
         raise NotConnected(integration.id)
-    credentials = get_vault().open_set(integration, integration.active_credential_version)
+    credentials = get_vault().open_set(integration, version)
     # A coordinator waits for this page: fewer, shorter retries than a background export.
     settings = dataclasses.replace(
         adapter_settings(),

@@ -5,6 +5,7 @@ naming the target field), and the wizard's default mapping.
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 from flask_babel import gettext as _
 
@@ -20,8 +21,10 @@ from webapp.models import (
 from webapp.services import integrations
 from webapp.services.integrations import StaleVersion
 from webapp.services.mappings.form import Draft, check_draft
-from webapp.services.mappings.rows import InvalidMapping, stored_rows
+from webapp.services.mappings.rows import InvalidMapping, reference_kinds, stored_rows
 from webapp.services.mappings.times import clock_time
+
+log = logging.getLogger("ledgerlink.mappings")
 
 # ---------------------------------------------------------------------------------------------
 # Saving
@@ -209,4 +212,22 @@ def install_defaults(integration: Integration, actor: User | None) -> int:
     The rows are written by `integrations.apply_default_mapping` (one audit event), so the
     wizard and the editor fill in exactly the same thing.
     """
-    return integrations.apply_default_mapping(integration, actor)
+    return integrations.apply_default_mapping(integration, actor, live_accounts(integration))
+
+
+def live_accounts(integration: Integration) -> set[str] | None:
+    """The system's chart of accounts, fetched now (and cached for the editor's check), or
+    None when it cannot be read: the standard accounts are then used as they are."""
+    from webapp.services.mappings.rows import cached_references, refresh_references
+
+    if "account" not in reference_kinds(get_type(integration.type_key)):
+        return None
+    try:
+        refresh_references(integration)
+    except Exception as error:  # not connected, unreadable vault, provider refusal …
+        log.info("defaults without the live chart: %s", type(error).__name__)
+        return None
+    cache = cached_references(integration).get("account")
+    if cache is None or not cache.items:
+        return None
+    return {str(item[0]) for item in cache.items if item}
