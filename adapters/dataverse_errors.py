@@ -35,6 +35,10 @@ def dataverse_error(
         return transient
     error = _error(response, table=table, table_name=table_name, secrets=secrets)
     error.details = request_ids(response)
+    _code, message = odata_error(response)
+    if message:
+        # Dataverse's own words, for support under "Technical details".
+        error.details["provider_message"] = redact(message, secrets)[:300]
     return error
 
 

@@ -32,6 +32,9 @@ def bc_error(
     code, message = odata_error(response)
     detail = redact(message, secrets)[:300]
     details = request_ids(response)
+    if detail:
+        # BC's own words, for support under "Technical details"; never in the message.
+        details["provider_message"] = detail
     if status == 401:
         return PermissionError(
             NOT_ENABLED, provider_code=code or "401", field="client_id", details=details
@@ -55,10 +58,13 @@ def bc_error(
             field="journal",
         )
     if status == 404:
-        return ConfigError(NOT_FOUND.format(detail=detail), provider_code=code or "404")
+        return ConfigError(NOT_FOUND, provider_code=code or "404", details=details)
     if status == 400:
+        # One line refused: its reason is the only thing telling the coordinator what to fix.
         return DataError(REFUSED.format(detail=detail), provider_code=code or "400")
-    return ConfigError(UNEXPECTED.format(status=status), provider_code=code or str(status))
+    return ConfigError(
+        UNEXPECTED.format(status=status), provider_code=code or str(status), details=details
+    )
 
 
 def request_ids(response: requests.Response) -> dict[str, str]:
@@ -178,8 +184,10 @@ JOURNAL_NOT_FOUND = Text(
     "name of one that exists.",
 )
 NOT_FOUND = Text(
-    "Business Central fant ikke det Ledgerlink ba om ({detail}).",
-    "Business Central did not find what Ledgerlink asked for ({detail}).",
+    "Business Central fant ikke det Ledgerlink ba om. Sjekk miljø, selskap og kladd i "
+    "innstillingene; detaljene under «Tekniske detaljer» hjelper brukerstøtte.",
+    "Business Central did not find what Ledgerlink asked for. Check the environment, company "
+    "and journal in the settings; the technical details help support.",
 )
 REFUSED = Text(
     "Business Central avviste bilaget: {detail}. Rett opp feltkoblingen eller utlegget og send "

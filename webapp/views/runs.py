@@ -143,6 +143,8 @@ DETAIL_WORDS = {
     "client_request_id": lambda: _("Client request id"),
     "activity_id": lambda: _("Activity id"),
     "trace_id": lambda: _("Trace id"),
+    "provider_message": lambda: _("The accounting system's own words"),
+    "reset_at": lambda: _("Calls allowed again from (UTC)"),
 }
 
 
