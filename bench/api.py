@@ -70,6 +70,8 @@ def main() -> int:
                 "SECRET_KEY": "bench-secret-key-long-enough-for-the-benchmark-0123456789",
                 "VAULT_KEYRING_FILE": str(Path(tmp) / "vault-keyring.json"),
                 "AUTO_MIGRATE": True,
+                # As in production (config.py): connections stay open between requests.
+                "DATABASE_POOL": True,
                 "API_RATE_LIMIT": 1_000_000,
             }
         )

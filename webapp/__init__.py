@@ -103,7 +103,7 @@ def _init_database(app: Flask) -> None:
     from webapp.db import db, init_database
     from webapp.migrate import upgrade
 
-    database = init_database(app.config["DATABASE_URL"])
+    database = init_database(app.config["DATABASE_URL"], pool=bool(app.config.get("DATABASE_POOL")))
     if app.config["AUTO_MIGRATE"]:
         try:
             with database.connection_context():

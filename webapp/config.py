@@ -132,6 +132,12 @@ class Config:
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
             "AUTO_MIGRATE": not cls.production,
+            # PostgreSQL connections kept open between requests; tests build an app per test
+            # and open their own.
+            "DATABASE_POOL": env.get(
+                "LEDGERLINK_DATABASE_POOL", "" if cls.name == "testing" else "1"
+            ).lower()
+            in ("1", "true", "yes"),
             "OIDC_ISSUER": env.get("OIDC_ISSUER") or None,
             "OIDC_CLIENT_ID": env.get("OIDC_CLIENT_ID", "ledgerlink-dev"),
             "OIDC_CLIENT_SECRET": env.get("OIDC_CLIENT_SECRET", "ledgerlink-dev-secret"),

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from decimal import ROUND_HALF_UP, Decimal
 
-from peewee import DatabaseProxy, DateTimeField, DecimalField, TextField
-from playhouse.db_url import connect
+from peewee import DatabaseProxy, DateTimeField, DecimalField, PostgresqlDatabase, TextField
+from playhouse.db_url import connect, parseresult_to_dict
+from playhouse.postgres_ext import PooledPsycopg3Database
 
 db = DatabaseProxy()
 
@@ -22,8 +24,42 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def open_database(url: str):
-    """A peewee database for a URL (`postgresql://…` or `sqlite:///path`)."""
+class PooledPostgresDatabase(PooledPsycopg3Database):
+    """PostgreSQL connections kept open between requests (a new one costs more than most
+    requests). A connection goes back to the pool only clean: no transaction open and no
+    session advisory lock (the export lock) left on it; otherwise it is closed."""
+
+    def _can_reuse(self, conn) -> bool:
+        if not super()._can_reuse(conn):
+            return False
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock_all()")
+            if not conn.autocommit:
+                conn.rollback()
+        except Exception:
+            return False
+        return True
+
+
+def _forget_connections_after_fork() -> None:
+    """A forked child (an RQ work horse) must never use its parent's sockets: it forgets
+    them (without closing: they are the parent's) and opens its own."""
+    database = db.obj
+    if database is None:
+        return
+    if isinstance(database, PooledPostgresDatabase):
+        database._connections = []
+        database._in_use = {}
+    database._state.reset()
+
+
+os.register_at_fork(after_in_child=_forget_connections_after_fork)
+
+
+def open_database(url: str, *, pool: bool = False):
+    """A peewee database for a URL (`postgresql://…` or `sqlite:///path`); `pool` keeps
+    PostgreSQL connections open between requests (SQLite is never pooled)."""
     if url.startswith("sqlite"):
         # WAL lets the in-process worker write while a request reads; foreign keys are off
         # by default in SQLite.
@@ -33,17 +69,22 @@ def open_database(url: str):
         )
     if url.startswith("postgresql+psycopg"):
         url = "postgresql" + url[len("postgresql+psycopg") :]
+    if pool:
+        from urllib.parse import urlparse
+
+        params = parseresult_to_dict(urlparse(url))
+        return PooledPostgresDatabase(max_connections=32, stale_timeout=300, **params)
     return connect(url, prefer_psycopg3=True)
 
 
-def init_database(url: str):
-    database = open_database(url)
+def init_database(url: str, *, pool: bool = False):
+    database = open_database(url, pool=pool)
     db.initialize(database)
     return database
 
 
 def is_postgres() -> bool:
-    return db.obj is not None and "postgres" in type(db.obj).__name__.lower()
+    return isinstance(db.obj, PostgresqlDatabase)
 
 
 class UTCDateTimeField(DateTimeField):
