@@ -11,7 +11,7 @@ import re
 from flask import Flask, Response, request
 from werkzeug.routing import BaseConverter
 
-from sandbox import business_central, control, dataverse, entra, xledger
+from sandbox import business_central, control, dataverse, entra, tripletex, xledger
 from sandbox.responses import bc_error, dataverse_error, iso_utc, json_response
 from sandbox.state import SandboxState
 
@@ -32,6 +32,8 @@ def api_family(host: str) -> str | None:
         return "entra"
     if host == "api.businesscentral.dynamics.com":
         return "business_central"
+    if host in ("tripletex.no", "api-test.tripletex.tech"):
+        return "tripletex"
     if re.fullmatch(DATAVERSE_HOST, host):
         return "dataverse"
     return None
@@ -43,7 +45,7 @@ def create_sandbox_app(state: SandboxState | None = None) -> Flask:
     app.config["SANDBOX_STATE"] = state if state is not None else SandboxState()
     app.url_map.converters["dataverse_host"] = DataverseHostConverter
     app.url_map.strict_slashes = False
-    for module in (xledger, entra, dataverse, business_central, control):
+    for module in (xledger, entra, dataverse, business_central, tripletex, control):
         app.register_blueprint(module.bp)
 
     @app.after_request

@@ -62,6 +62,7 @@ def ledger_snapshot(state: SandboxState) -> dict[str, Any]:
                 host: {name: [dict(r) for r in rows] for name, rows in env["tables"].items()}
                 for host, env in state.dataverse_envs.items()
             },
+            "tripletex": {"vouchers": [dict(v) for v in state.tripletex_vouchers]},
         }
 
 

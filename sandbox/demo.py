@@ -100,6 +100,15 @@ BC_DIMENSIONS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
 )
 
 
+# Tripletex's test environment (api-test.tripletex.tech): test tokens start with "test-".
+TRIPLETEX_CONSUMER_TOKEN = "test-ledgerlink-consumer-2026"
+TRIPLETEX_EMPLOYEE_TOKEN = "test-ledgerlink-employee-2026"
+TRIPLETEX_CONSUMER_TOKENS = frozenset({TRIPLETEX_CONSUMER_TOKEN, "ledgerlink-consumer-prod"})
+TRIPLETEX_EMPLOYEE_TOKENS = frozenset({TRIPLETEX_EMPLOYEE_TOKEN})
+TRIPLETEX_COMPANY_ID = 108_000
+TRIPLETEX_COMPANY = "Demoforeningen (Tripletex test)"
+
+
 def credentials_summary(base_url: str) -> str:
     """The demo credentials as the text printed when the sandbox starts."""
     return "\n".join(
@@ -114,6 +123,8 @@ def credentials_summary(base_url: str) -> str:
             f"  Dataverse:          {DATAVERSE_URL}, table {DATAVERSE_TABLE}",
             f"  Business Central:   environment {BC_ENVIRONMENT}, company {BC_COMPANY_NAME},"
             f" journal {BC_JOURNAL}",
+            f"  Tripletex (test):   consumer token {TRIPLETEX_CONSUMER_TOKEN},"
+            f" employee token {TRIPLETEX_EMPLOYEE_TOKEN}",
             f"  Use LEDGERLINK_SANDBOX_URL={base_url}",
         )
     )

@@ -17,7 +17,7 @@ from flask import Response, request
 from sandbox.responses import bc_error, dataverse_error, json_response, xledger_errors
 from sandbox.state import SandboxState
 
-Family = Literal["xledger", "entra", "dataverse", "business_central"]
+Family = Literal["xledger", "entra", "dataverse", "business_central", "tripletex"]
 
 DEFAULT_REDIRECT = "https://redirect.example.net"
 
@@ -75,6 +75,10 @@ def _throttled(family: Family) -> Response:
             429,
             "0x80072322",
             "Number of requests exceeded the limit of 6000 over time window of 300 seconds.",
+        )
+    if family == "tripletex":
+        return json_response(
+            {"status": 429, "code": 1000, "message": "Too many requests.", "requestId": "0"}, 429
         )
     if family == "business_central":
         return bc_error(

@@ -152,6 +152,9 @@ class SandboxState:
             # Business Central (one environment, one company)
             self.bc_environments: set[str] = {demo.BC_ENVIRONMENT}
             self.bc_journal_lines: list[dict[str, Any]] = []
+            # Tripletex: session token → session; vouchers as posted
+            self.tripletex_sessions: dict[str, dict[str, Any]] = {}
+            self.tripletex_vouchers: list[dict[str, Any]] = []
             self.bc_ledger_entries: list[dict[str, Any]] = []
 
     # --- ids -------------------------------------------------------------------------------

@@ -126,6 +126,40 @@ BUSINESS_CENTRAL: tuple[Variation, ...] = (
     ),
 )
 
+# --- Tripletex ---------------------------------------------------------------------------------
+
+TRIPLETEX: tuple[Variation, ...] = (
+    Variation(
+        "tripletex_employee_token",
+        "Tripletex",
+        "The employee token",
+        (("valid", "Valid"), ("expired", "Expired or revoked by the customer's admin")),
+    ),
+    Variation(
+        "tripletex_validation",
+        "Tripletex",
+        "Accounts that require a department",
+        (("none", "None"), ("department_required", "Every cost account (422 without one)")),
+    ),
+    Variation(
+        "tripletex_rate_reset",
+        "Tripletex",
+        "429 answers",
+        (("sent", "With X-Rate-Limit-Reset"), ("missing", "Without it (issue #103)")),
+    ),
+    Variation(
+        "tripletex_lookup",
+        "Tripletex",
+        "GET /ledger/voucher/>externalVoucherNumber",
+        (
+            ("exact", "Finds vouchers posted through the API"),
+            ("import_only", "Finds only imported vouchers (search by date instead)"),
+        ),
+    ),
+)
+
 # -----------------------------------------------------------------------------------------------
 
-VARIATIONS: dict[str, Variation] = {v.key: v for v in (*XLEDGER, *DATAVERSE, *BUSINESS_CENTRAL)}
+VARIATIONS: dict[str, Variation] = {
+    v.key: v for v in (*XLEDGER, *DATAVERSE, *BUSINESS_CENTRAL, *TRIPLETEX)
+}

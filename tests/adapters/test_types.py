@@ -9,7 +9,7 @@ import pytest
 import adapters
 from adapters.types import GUID_PATTERN
 
-KEYS = ("xledger", "dynamics_dataverse", "dynamics_bc")
+KEYS = ("xledger", "dynamics_dataverse", "dynamics_bc", "tripletex")
 APP_FIELDS = {
     f"claim.{name}"
     for name in (
@@ -22,7 +22,7 @@ APP_FIELDS = {
 }
 
 
-def test_registry_lists_the_three_types() -> None:
+def test_registry_lists_the_four_types() -> None:
     assert sorted(t.key for t in adapters.all_types()) == sorted(KEYS)
 
 
