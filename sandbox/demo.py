@@ -104,7 +104,10 @@ BC_DIMENSIONS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
 TRIPLETEX_CONSUMER_TOKEN = "test-ledgerlink-consumer-2026"
 TRIPLETEX_EMPLOYEE_TOKEN = "test-ledgerlink-employee-2026"
 TRIPLETEX_CONSUMER_TOKENS = frozenset({TRIPLETEX_CONSUMER_TOKEN, "ledgerlink-consumer-prod"})
-TRIPLETEX_EMPLOYEE_TOKENS = frozenset({TRIPLETEX_EMPLOYEE_TOKEN})
+# The second one belongs to a user without access to the ledger (403 on accounts).
+TRIPLETEX_EMPLOYEE_TOKENS = frozenset(
+    {TRIPLETEX_EMPLOYEE_TOKEN, "test-ledgerlink-employee-noledger"}
+)
 TRIPLETEX_COMPANY_ID = 108_000
 TRIPLETEX_COMPANY = "Demoforeningen (Tripletex test)"
 

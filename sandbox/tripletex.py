@@ -25,6 +25,8 @@ bp = Blueprint("tripletex", __name__)
 
 HOSTS = 'any("tripletex.no", "api-test.tripletex.tech")'
 TEST_HOST = "api-test.tripletex.tech"
+# An employee token whose user may not see the ledger (403 on accounts and VAT types).
+READ_BLIND = frozenset({"test-ledgerlink-employee-noledger"})
 RATE_LIMIT = 1000
 CODES = {401: 3000, 403: 9000, 404: 6000, 422: 18000, 429: 1000}
 
@@ -178,11 +180,15 @@ def _route(state: SandboxState, session: dict, rest: str) -> Response:
     lists = {
         "ledger/account": _accounts,
         "ledger/vatType": lambda: VAT_TYPES,
-        "ledger/voucherType": lambda: VOUCHER_TYPES,
+        "ledger/voucherType": lambda: (
+            VOUCHER_TYPES if state.settings["tripletex_voucher_type"] == "standard" else []
+        ),
         "department": lambda: DEPARTMENTS,
         "project": lambda: PROJECTS,
         "employee": lambda: EMPLOYEES,
     }
+    if rest in ("ledger/account", "ledger/vatType") and session["employee"] in READ_BLIND:
+        return error(403, "Du har ikke tilgang til denne ressursen.", code=9000)
     if rest in lists and method == "GET":
         rows = lists[rest]()
         for name in ("number", "name"):

@@ -148,6 +148,12 @@ TRIPLETEX: tuple[Variation, ...] = (
         (("sent", "With X-Rate-Limit-Reset"), ("missing", "Without it (issue #103)")),
     ),
     Variation(
+        "tripletex_voucher_type",
+        "Tripletex",
+        "The voucher type claims are posted as",
+        (("standard", "“Reiseregning” exists"), ("missing", "The company has deleted it")),
+    ),
+    Variation(
         "tripletex_lookup",
         "Tripletex",
         "GET /ledger/voucher/>externalVoucherNumber",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -57,6 +58,36 @@ def test_all_checks_pass_and_name_the_company(make: Make) -> None:
     assert set(statuses(results).values()) == {"passed"}
     assert results[3].message.en == "Company: Demoforeningen (Tripletex test)"
     assert results[4].message.nb == "Bilagene føres som «Reiseregning»."
+
+
+def test_address_fails_for_an_unknown_environment(make: Make) -> None:
+    results = make(environment="staging").test_connection()
+    assert (results[0].status, results[0].field) == ("failed", "environment")
+    assert results[0].message.en == "Unknown Tripletex environment. Choose production or test."
+    assert results[0].message.nb == "Ukjent Tripletex-miljø. Velg produksjon eller test."
+    assert [r.status for r in results[1:]] == ["skipped"] * 4
+
+
+def test_reachable_fails_when_nothing_listens(make: Make, settings, options) -> None:
+    closed = replace(settings, sandbox_url="http://127.0.0.1:1")
+    results = TripletexAdapter(TRIPLETEX, closed, options=options).test_connection()
+    assert statuses(results)["reachable"] == "failed"
+    assert results[1].provider_code == "connect"
+
+
+def test_authorised_fails_for_a_user_who_may_not_see_the_ledger(make: Make) -> None:
+    result = make(employee_token="test-ledgerlink-employee-noledger").test_connection()[3]
+    assert (result.status, result.field) == ("failed", "employee_token")
+    assert result.message.en.startswith("Tripletex refused the tokens access.")
+    assert result.message.nb.startswith("Tripletex nektet nøklene tilgang.")
+
+
+def test_ready_fails_when_the_voucher_type_is_missing(make: Make, control: SandboxClient) -> None:
+    control.settings(tripletex_voucher_type="missing")
+    result = make().test_connection()[4]
+    assert (result.status, result.provider_code) == ("failed", "voucher_type")
+    assert result.message.en.startswith("The voucher type “Reiseregning” does not exist")
+    assert result.message.nb.startswith("Bilagstypen «Reiseregning» finnes ikke i firmaet.")
 
 
 def test_a_test_token_against_production_is_an_environment_problem(make: Make) -> None:
