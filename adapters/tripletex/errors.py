@@ -62,12 +62,43 @@ def tripletex_error(response: requests.Response, secrets: list[str]) -> AdapterE
             return ConfigError(
                 OTHER_ENVIRONMENT, provider_code=code, field="environment", details=details
             )
-        detail = "; ".join(
-            redact(f"{v.get('field') or ''}: {v.get('message') or ''}".strip(": "), secrets)
-            for v in validations
-        )[:500]
-        return DataError(REFUSED.format(detail=detail), provider_code=code, details=details)
+        return DataError(refused(validations, secrets), provider_code=code, details=details)
     return ConfigError(UNEXPECTED.format(status=status), provider_code=code, details=details)
+
+
+# Tripletex's validation fields → the mapping's target field they come from.
+FIELD_TARGETS = {
+    "date": "date",
+    "postings.date": "date",
+    "postings.account": "account",
+    "postings.department": "department",
+    "postings.project": "project",
+    "postings.vatType": "vatType",
+    "postings.description": "description",
+    "description": "description",
+}
+
+
+def refused(validations: list[dict], secrets: list[str]) -> Text:
+    """Each validation message under the name of the mapping field it belongs to, in the
+    coordinator's language (Tripletex's own sentence, Norwegian for Norwegian users, after)."""
+    from adapters.tripletex.spec import TYPE
+
+    nb, en = [], []
+    for validation in validations:
+        said = redact(str(validation.get("message") or ""), secrets)[:200].rstrip(". ")
+        target = FIELD_TARGETS.get(str(validation.get("field") or ""))
+        if target is None:
+            nb.append(said)
+            en.append(said)
+            continue
+        label = TYPE.target_field(target).label
+        nb.append(f"{label.nb}: {said}")
+        en.append(f"{label.en}: {said}")
+    return Text(
+        REFUSED.nb.format(detail="; ".join(nb)[:500]),
+        REFUSED.en.format(detail="; ".join(en)[:500]),
+    )
 
 
 THROTTLED_TEXT = THROTTLED.format(system=SYSTEM)

@@ -150,7 +150,12 @@ def test_422_validation_messages_become_the_claims_reason(
     control.settings(tripletex_validation="department_required")
     [result] = make().export([voucher(3, "10")])
     assert not result.ok and result.provider_code == "18000"
-    assert "postings.department: Konto 7140 krever avdeling" in result.error.en
+    # Named by the mapping field it belongs to, in each language.
+    assert result.error.en == (
+        "Tripletex refused the voucher: Department: Konto 7140 krever avdeling. Correct the "
+        "field mapping or the claim and send again."
+    )
+    assert result.error.nb.startswith("Tripletex avviste bilaget: Avdeling: Konto 7140 krever")
 
 
 @pytest.mark.parametrize(("reset", "wait"), [("sent", 30.0), ("missing", 10.0)])
