@@ -535,6 +535,30 @@ def test_lists_the_token_may_not_read_are_not_checked_and_say_why(
     assert '<span class="code-flag">P-UNKNOWN</span>' in html
 
 
+def test_a_save_that_cannot_reach_the_system_is_kept_and_does_not_wait_again(
+    auth, client, org, xledger, sandbox
+):
+    # The codes were never fetched and Xledger answers 503: the save goes through unchecked,
+    # the check says why, and the next save does not ask Xledger again.
+    sandbox.set_fault(demo.XLEDGER_TOKEN, "status", status=503)
+    auth.login(ADMIN)
+    editor = Editor(client, xledger)
+    saved = editor.save("balancingAccount", kind="constant", constant="2911")
+    assert "is not an account" not in body(saved)
+    assert stored(xledger, "balancingAccount").value == "2911"
+    asked = len(sandbox.requests_seen())
+    editor.save("balancingAccount", kind="constant", constant="2912")
+    assert len(sandbox.requests_seen()) == asked
+    check = body(editor.get("/reference"))
+    skipped = check.split('id="reference-skipped"')[1].split("</div>")[0]
+    assert "Not checked:" in skipped and "HTTP 503" in skipped
+    # Once Xledger answers, fetching again checks the codes.
+    sandbox.clear_faults()
+    check = body(editor.post("/reference", {}))
+    assert 'id="reference-skipped"' not in check
+    assert '<span class="code-flag">2912</span>' in check
+
+
 def test_fetching_codes_explains_missing_or_unreadable_credentials(auth, client, org, make):
     draft = connected(org, credentials=False)
     auth.login(ADMIN)

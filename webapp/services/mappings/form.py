@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from peewee import fn
 
+from adapters.errors import AdapterError
 from adapters.types import IntegrationType, TargetField, Text
 from webapp import mapping as resolver
 from webapp.mapping import CATALOGUE, MappingRow
@@ -32,6 +33,7 @@ from webapp.services.mappings.rows import (
     cached_references,
     reference_kinds,
     refresh_references,
+    remember_unreachable,
     skipped_references,
     stored_rows,
     target_field,
@@ -231,12 +233,17 @@ def _check_codes(
     if kind not in caches and kind not in skipped_references(integration):
         try:
             refresh_references(integration)
-        except Exception as error:  # not connected, unreadable vault, provider refusal …
+        except AdapterError as error:
+            # Remembered, so that the next saves do not wait for the system again; the
+            # reference check says why and its button tries again.
+            remember_unreachable(integration, itype, error)
+            return
+        except Exception as error:  # not connected, unreadable vault …
             log.info("codes for %s not checked: %s", draft.target, type(error).__name__)
             return
         caches = cached_references(integration)
-        if kind not in caches:
-            return  # the system would not list them: the reference check says so
+    if kind not in caches:
+        return  # the system would not list them (or could not be reached): the check says so
     known = [str(item[0]) for item in caches[kind].items or [] if item]
     known_set = set(known)
 

@@ -281,6 +281,30 @@ def refresh_references(integration: Integration) -> dict[str, int]:
     return {kind: len(items) for kind, items in fetched.items() if kind not in skipped}
 
 
+def remember_unreachable(integration: Integration, itype: IntegrationType, error) -> None:
+    """Kinds never fetched are marked as not checked, with the system's refusal as the
+    reason (a later fetch that works replaces the marks)."""
+    note = {
+        "key": "unreachable",
+        "nb": error.message.nb,
+        "en": error.message.en,
+        "code": error.provider_code,
+        "details": dict(error.details),
+    }
+    fetched = cached_references(integration)
+    with db.atomic():
+        for kind in reference_kinds(itype):
+            if kind in fetched:
+                continue
+            updated = (
+                ReferenceCache.update(items=[], skipped=note, refreshed_at=utcnow())
+                .where((ReferenceCache.integration == integration) & (ReferenceCache.kind == kind))
+                .execute()
+            )
+            if not updated:
+                ReferenceCache.create(integration=integration, kind=kind, items=[], skipped=note)
+
+
 def mapping_count(integration: Integration) -> int:
     """How many target fields the integration's mapping fills."""
     return FieldMapping.select().where(FieldMapping.integration == integration.id).count()
