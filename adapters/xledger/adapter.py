@@ -48,12 +48,12 @@ from adapters.vouchers import (
 from adapters.xledger.errors import (
     EMPTY_CHART,
     ENTITY_NOT_FOUND,
-    IMPORT_REFUSED,
     MISSING_TOKEN,
     READY,
     SKIPPED_LIST,
     UNKNOWN_ENVIRONMENT,
     WRONG_ENVIRONMENT,
+    import_refused,
     status_error,
     xledger_error,
 )
@@ -322,8 +322,11 @@ class XledgerAdapter(Adapter):
         return nodes
 
     def _data_error(self, messages: list[str]) -> DataError:
-        detail = redact("; ".join(messages), [self._token])[:500]
-        return DataError(IMPORT_REFUSED.format(detail=detail), provider_code="GL_IMPORT_ERROR")
+        return DataError(
+            import_refused(messages, [self._token]),
+            provider_code="GL_IMPORT_ERROR",
+            details={"provider_message": redact("; ".join(messages), [self._token])[:500]},
+        )
 
     def _errors_for(self, references: list[str]) -> list[dict[str, Any]]:
         errors = []

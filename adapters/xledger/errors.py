@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import requests
 
@@ -66,6 +67,48 @@ def xledger_error(error: dict[str, Any], status: int, secrets: list[str]) -> Ada
     return DataError(REFUSED.format(detail=detail), provider_code=code or "BAD_REQUEST")
 
 
+# Xledger's names of the lines' lookups in its GL import errors → the mapping's words.
+LOOKUP_LABELS = {
+    "Account": ("Kontoen", "The account"),
+    "Tax rule": ("Avgiftskoden", "The tax code"),
+    "Project": ("Prosjektet", "The project"),
+    "GL object 1": ("Avdelingen", "The department"),
+}
+
+
+def _import_reason(message: str, secrets: list[str]) -> tuple[str, str]:
+    """One GL import error row in the coordinator's words where its form is known; Xledger's
+    own sentence otherwise (the only thing that says what to fix)."""
+    match = re.match(r"(.+?) '([^']{1,40})' does not exist", message)
+    if match and match.group(1) in LOOKUP_LABELS:
+        nb, en = LOOKUP_LABELS[match.group(1)]
+        code = redact(match.group(2), secrets)
+        return f"{nb} {code} finnes ikke i Xledger", f"{en} {code} does not exist in Xledger"
+    if "does not balance" in message:
+        return "linjene går ikke i null", "the lines do not add up to zero"
+    if message.endswith("is required"):
+        field = message[: -len(" is required")]
+        return f"et påkrevd felt mangler ({field})", f"a required field is missing ({field})"
+    said = redact(message, secrets)[:200]
+    return said, said
+
+
+def import_refused(messages: list[str], secrets: list[str]) -> Text:
+    """The refusal of one voucher's GL import error rows, in each language."""
+    reasons = list(
+        dict.fromkeys(
+            _import_reason(part.strip(), secrets)
+            for message in messages
+            for part in message.split(";")
+            if part.strip()
+        )
+    )
+    return Text(
+        IMPORT_REFUSED.nb.format(detail="; ".join(nb for nb, _en in reasons)[:500]),
+        IMPORT_REFUSED.en.format(detail="; ".join(en for _nb, en in reasons)[:500]),
+    )
+
+
 def status_error(response: requests.Response) -> AdapterError:
     """An answer without a GraphQL `errors` array that is still not a success."""
     status = response.status_code
@@ -102,7 +145,10 @@ def _credits_error(code: str, reset_at: object) -> TransientError:
     if when is None:
         return TransientError(CREDITS, provider_code=code, retry_after=CREDITS_WAIT)
     if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
+        # Xledger's timestamps are Norwegian time (modifiedAt is CET, ACCOUNTING_APIS §1.6):
+        # read wrongly as UTC, the run would resume an hour late; this way at worst one
+        # cheap call is refused an hour early.
+        when = when.replace(tzinfo=ZoneInfo("Europe/Oslo"))
     # The whole wait, however long: the export run tells the coordinator until when, in
     # the organisation's time zone (the message itself names no time).
     wait = max(0.0, (when - datetime.now(UTC)).total_seconds())

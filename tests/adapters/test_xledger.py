@@ -172,8 +172,15 @@ def test_export_and_find_exported_round_trip(make: Make, control: SandboxClient)
     results = adapter.export([good, bad])
     assert [r.reference for r in results] == [good.reference, bad.reference]
     assert results[0].ok and results[0].external_id
-    assert not results[1].ok and "9999" in results[1].error.en
-    assert results[1].provider_code == "GL_IMPORT_ERROR"
+    assert not results[1].ok and results[1].provider_code == "GL_IMPORT_ERROR"
+    # In the coordinator's words, not Xledger's sentence.
+    assert results[1].error.en == (
+        "Xledger refused the voucher: The account 9999 does not exist in Xledger. Correct the "
+        "field mapping or the claim and send again."
+    )
+    assert results[1].error.nb.startswith(
+        "Xledger avviste bilaget: Kontoen 9999 finnes ikke i Xledger."
+    )
 
     items = control.ledger()["xledger"]["import_items"]
     first = next(i for i in items if i["extIdentifier"] == good.reference)

@@ -157,3 +157,14 @@ def test_variations_are_refused_with_values_they_do_not_have(
 def test_an_unknown_environment_stays_a_configuration_error(make: Make) -> None:
     with pytest.raises(ConfigError):
         make(environment="moon").reference_data("account")
+
+
+def test_a_reset_time_without_a_zone_is_read_as_norwegian_time(
+    make: Make, control: SandboxClient, token: str, sleeps: Sleeps
+) -> None:
+    # Xledger's timestamps are CET (ACCOUNTING_APIS §1.6): read as UTC, the run would wait an
+    # hour too long.
+    control.set_fault(token, "credits", reset_at="2099-01-01T00:00:00")
+    with pytest.raises(TransientError) as caught:
+        make().reference_data("account")
+    assert caught.value.details == {"reset_at": "2099-01-01T00:00:00+01:00"}
