@@ -77,6 +77,7 @@ ACCESS = {
     "mappings.install": ORG_ADMIN,
     "mappings.refresh": ORG_ADMIN,
     "credentials.save": ORG_ADMIN,
+    "credentials.retest": ORG_ADMIN,
     "credentials.discard": ORG_ADMIN,
     "api_keys.index": ORG_ADMIN,
     "api_keys.create": ORG_ADMIN,

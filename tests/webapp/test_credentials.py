@@ -369,3 +369,28 @@ def test_a_secret_with_a_character_no_key_has_is_refused_at_the_field(
     assert "keys and secrets never contain" in page and named in page
     assert ConnectionTest.select().count() == tests_before
     assert "Traceback" not in caplog.text and "UnicodeEncodeError" not in caplog.text
+
+
+def test_the_dashboards_test_button_runs_a_fresh_test_and_shows_it(client, org, token, sandbox):
+    integration = connected(org)
+    old = ConnectionTest.create(
+        integration=integration, credential_version=1, status="failed", fingerprint="old"
+    )
+    dashboard = client.get("/o/nbf/?lang=en").get_data(as_text=True)
+    form = f'action="/o/nbf/integrations/{integration.id}/credentials/test"'
+    assert form in dashboard and f'id="test-now-{integration.id}"' in dashboard
+
+    response = client.post(url(integration, "/test"), data={"csrf_token": token})
+
+    assert response.status_code == 303
+    test = newest_test(integration)
+    assert test.id != old.id and test.credential_version == 1
+    assert response.headers["Location"].endswith(f"/credentials?test={test.id}")
+    assert test.status == "passed"
+    page = client.get(response.headers["Location"] + "&lang=en").get_data(as_text=True)
+    assert "Connection test passed" in page
+    # The saved credentials stay in use; nothing was changed.
+    assert Integration.get_by_id(integration.id).active_credential_version == 1
+    assert active_values(integration)["api_token"] == demo.XLEDGER_TOKEN
+    # Without the form's token it is refused, like every change.
+    assert client.post(url(integration, "/test")).status_code == 400

@@ -81,6 +81,17 @@ def test_status(integration_id: int, test_id: int):
     return response
 
 
+@bp.post("/<int:integration_id>/credentials/test")
+@org_admin_required
+def retest(integration_id: int):
+    """Run a fresh connection test of the saved credentials (the dashboard's Test connection)
+    and show it progressing, instead of the last result."""
+    integration = integration_or_404(integration_id)
+    if integration.status == "draft":
+        return redirect(url_for("wizard.credentials", integration_id=integration.id))
+    return _start_test(integration)
+
+
 @bp.post("/<int:integration_id>/credentials/save")
 @org_admin_required
 def save(integration_id: int):
