@@ -74,6 +74,7 @@ def _run_one(spec: CheckSpec, step: Step) -> CheckResult:
             hint=error.hint or HINTS.get(spec.key),
             field=error.field,
             provider_code=error.provider_code,
+            kind=error.kind,
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         # An answer in a shape we did not expect: a failed check, not a crashed job.
@@ -85,5 +86,6 @@ def _run_one(spec: CheckSpec, step: Step) -> CheckResult:
             message=UNEXPECTED,
             hint=HINTS.get(spec.key),
             provider_code="unexpected_answer",
+            kind="transient",
         )
     return CheckResult(spec.key, spec.label, "passed", message=message or PASSED)

@@ -171,6 +171,8 @@ class CheckResult:
     # The credential field a coordinator should correct when this check failed.
     field: str | None = None
     provider_code: str | None = None
+    # The failure's kind (auth, permission, config, transient, data): its connection issue.
+    kind: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         def text(t: Text | None) -> dict[str, str] | None:
@@ -184,6 +186,7 @@ class CheckResult:
             "hint": text(self.hint),
             "field": self.field,
             "provider_code": self.provider_code,
+            "kind": self.kind,
         }
 
 

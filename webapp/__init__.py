@@ -74,6 +74,8 @@ def create_app(config: dict | None = None) -> Flask:
         if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE") and endpoint:
             if endpoint.startswith("api."):
                 return  # the host-app API: bearer keys, no cookies, so no CSRF (DESIGN §11)
+            if endpoint == "account.unsubscribe":
+                return  # one click from a mail client (RFC 8058): the signed link is the key
             csrf.protect()
             bad = inputs.first_bad_field()
             if bad is not None:
@@ -133,13 +135,16 @@ def _select_locale() -> str:
 def _register_blueprints(app: Flask) -> None:
     from webapp.services.claims import counts_by_integration
     from webapp.views import (
+        account,
         admin,
         api_keys,
         auth,
         claims,
         claims_import,
+        connection,
         credentials,
         dashboard,
+        dev_mail,
         health,
         mappings,
         pwa,
@@ -168,8 +173,12 @@ def _register_blueprints(app: Flask) -> None:
         claims.bp,
         claims_import.bp,
         webhooks.bp,
+        account.bp,
+        connection.bp,
     ):
         app.register_blueprint(bp)
+    if app.config.get("DEV_MAIL"):
+        app.register_blueprint(dev_mail.bp)  # development only: what the local SMTP caught
     # The dashboard's claim counts per integration (templates/dashboard/_default_integration).
     app.jinja_env.globals["claim_counts"] = counts_by_integration
 
@@ -311,7 +320,11 @@ def _register_handlers(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
+    from babel.dates import format_date
+
+    from webapp.db import utcnow
     from webapp.i18n import current_locale, text
+    from webapp.services.health import words
     from webapp.urls import local_path
 
     def lang_url(lang: str) -> str:
@@ -320,4 +333,17 @@ def _register_template_helpers(app: Flask) -> None:
         args["lang"] = lang
         return f"{local_path(request.path)}?{urlencode(args)}"
 
+    def format_day(value) -> str:
+        """A calendar date in the reader's language (4. mars 2027 / 4 March 2027)."""
+        locale = current_locale()
+        return format_date(value, "long", locale="en_GB" if locale == "en" else "nb_NO")
+
     app.jinja_env.globals.update(text=text, current_locale=current_locale, lang_url=lang_url)
+    app.jinja_env.globals.update(
+        issue_label=words.issue_label,
+        issue_fix=words.issue_fix,
+        duration=words.duration,
+        words_days_left=words.days_left,
+        now_utc=utcnow,
+    )
+    app.jinja_env.filters["format_day"] = format_day

@@ -159,6 +159,7 @@ class Config:
             # Connection tests allowed per integration and per user in a sliding minute.
             "TEST_RATE_LIMIT": number(env, "LEDGERLINK_TEST_RATE_LIMIT", 5, minimum=1),
             **export_settings(env),
+            **mail_settings(env),
         }
         cls.validate(config)
         return config
@@ -204,6 +205,21 @@ class ProductionConfig(Config):
             raise ConfigurationError(
                 "LEDGERLINK_SANDBOX_URL: refused in production; it sends provider calls elsewhere."
             )
+        if config["DEV_MAIL"]:
+            raise ConfigurationError(
+                "LEDGERLINK_DEV_MAIL: refused in production; it shows every e-mail on a page."
+            )
+        if config["SMTP_HOST"]:
+            if not str(config["PUBLIC_URL"]).startswith("https://"):
+                raise ConfigurationError(
+                    "PUBLIC_URL: with SMTP_HOST set, production expects the https:// address "
+                    "people open Ledgerlink at (links in e-mail start with it)."
+                )
+            if config["SMTP_SECURITY"] == "none" and config["SMTP_HOST"] not in LOOPBACK:
+                raise ConfigurationError(
+                    "SMTP_SECURITY: production expects starttls or tls to a mail server that is "
+                    "not on this machine, so the password and messages are not sent in clear."
+                )
 
 
 CONFIGS: dict[str, type[Config]] = {
@@ -232,6 +248,35 @@ EXPORT_DEFAULTS: dict[str, Any] = {
     # progress sooner and lose less to an interruption).
     "EXPORT_BATCH_LINES": None,
 }
+
+
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
+SMTP_SECURITIES = ("starttls", "tls", "none")
+
+
+def mail_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """E-mail: the SMTP server (no SMTP_HOST: no e-mail is sent) and the public address."""
+    host = (env.get("SMTP_HOST") or "").strip() or None
+    security = (env.get("SMTP_SECURITY") or "").strip().lower()
+    if not security:
+        security = "none" if host in LOOPBACK else "starttls"
+    if security not in SMTP_SECURITIES:
+        raise ConfigurationError(
+            f"SMTP_SECURITY: expected one of {', '.join(SMTP_SECURITIES)}, got {security!r}."
+        )
+    default_port = {"starttls": 587, "tls": 465, "none": 25}[security]
+    port = number(env, "PORT", 5000, minimum=1, maximum=65535)
+    return {
+        "SMTP_HOST": host,
+        "SMTP_PORT": number(env, "SMTP_PORT", default_port, minimum=1, maximum=65535),
+        "SMTP_SECURITY": security,
+        "SMTP_USER": env.get("SMTP_USER") or None,
+        "SMTP_PASSWORD": env.get("SMTP_PASSWORD") or None,
+        "MAIL_FROM": env.get("MAIL_FROM") or "Ledgerlink <ledgerlink@localhost>",
+        "PUBLIC_URL": (env.get("PUBLIC_URL") or f"http://127.0.0.1:{port}").rstrip("/"),
+        # `make run`: a page showing what the local catch-all SMTP server received.
+        "DEV_MAIL": (env.get("LEDGERLINK_DEV_MAIL") or "").lower() in ("1", "true", "yes"),
+    }
 
 
 def export_settings(env: Mapping[str, str]) -> dict[str, Any]:

@@ -30,6 +30,8 @@ RUN_STATUSES = ("queued", "running", "succeeded", "partial", "failed")
 RUN_FINAL = ("succeeded", "partial", "failed")
 ERROR_KINDS = ("auth", "permission", "config", "transient", "data")
 SOURCE_KINDS = ("field", "constant", "lookup", "template")
+ISSUE_KINDS = ("auth", "permission", "config", "unreachable", "rate_limited", "data")
+NOTIFY_CHOICES = ("immediate", "digest", "off")
 
 
 class BaseModel(Model):
@@ -65,6 +67,9 @@ class User(BaseModel):
     last_login_at = UTCDateTimeField(null=True)
     # Bumped on sign-out: every session cookie carrying an older epoch is void.
     session_epoch = IntegerField(default=0)
+    # E-mail: the language it is written in (None: the organisation's) and how often it comes.
+    locale = CharField(max_length=8, null=True)
+    notify = CharField(max_length=16, default="immediate")  # immediate, digest, off
 
     class Meta:
         indexes = ((("issuer", "subject"), True),)
@@ -185,6 +190,9 @@ class SyncSchedule(BaseModel):
     next_run_at = UTCDateTimeField(null=True, index=True)
     last_slot_at = UTCDateTimeField(null=True)
     updated_at = UTCDateTimeField(default=utcnow)
+    # Set when Ledgerlink stopped the schedule itself ({"nb", "en", "at"}), e.g. after seven
+    # days of rejected sign-ins; cleared when the credentials pass a test again.
+    paused_reason = JSONTextField(null=True)
 
 
 class SyncRun(BaseModel):
@@ -464,6 +472,77 @@ class ReferenceCache(BaseModel):
         indexes = ((("integration", "kind"), True),)
 
 
+class ConnectionIssue(BaseModel):
+    """One cause of a broken connection (DESIGN §12): open until the first success."""
+
+    id = AutoField()
+    integration = ForeignKeyField(Integration, backref="issues", on_delete="CASCADE")
+    integration_id: int
+    kind = CharField(max_length=16)  # ISSUE_KINDS
+    source = CharField(max_length=16)  # check, test, export
+    # Our words for the latest failure ({"nb", "en", "code"}), never the provider's raw text.
+    message = JSONTextField(null=True)
+    opened_at = UTCDateTimeField(default=utcnow)
+    last_seen_at = UTCDateTimeField(default=utcnow)
+    count = IntegerField(default=1)
+    resolved_at = UTCDateTimeField(null=True)
+    resolved_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    resolved_source = CharField(max_length=16, null=True)
+    # Someone was told it opened, so they are told when it is fixed.
+    announced = BooleanField(default=False)
+
+    class Meta:
+        indexes = ((("integration", "resolved_at"), False),)
+
+
+class HealthCheck(BaseModel):
+    """When a saved integration's connection is checked next, and how the last check went."""
+
+    id = AutoField()
+    integration = ForeignKeyField(Integration, unique=True, on_delete="CASCADE")
+    integration_id: int
+    next_at = UTCDateTimeField(index=True)
+    last_at = UTCDateTimeField(null=True)
+    last_outcome = CharField(max_length=16, null=True)  # passed, failed
+
+
+class SecretExpiry(BaseModel):
+    """The "valid until" a coordinator entered with a credential set's secret."""
+
+    id = AutoField()
+    integration = ForeignKeyField(Integration, on_delete="CASCADE")
+    integration_id: int
+    set_version = IntegerField()
+    valid_until = DateField()
+    entered_at = UTCDateTimeField(default=utcnow)
+    entered_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+
+    class Meta:
+        indexes = ((("integration", "set_version"), True),)
+
+
+class Notification(BaseModel):
+    """One message to one person; `key` makes it once per cause and day (or threshold)."""
+
+    id = AutoField()
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    user_id: int
+    integration = ForeignKeyField(Integration, null=True, on_delete="CASCADE")
+    integration_id: int | None
+    kind = CharField(max_length=32)  # issue_opened, recovered, expiry, digest
+    key = CharField(max_length=160)
+    # queued (to send now), digest (waits for the daily digest), sent, failed, dropped
+    status = CharField(max_length=16, index=True)
+    # What the message says, rendered in the recipient's language when it is sent.
+    payload = JSONTextField(default=dict)
+    attempts = IntegerField(default=0)
+    created_at = UTCDateTimeField(default=utcnow)
+    sent_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("user", "key"), True),)
+
+
 class AuditEvent(BaseModel):
     """Who did what to which object. Changed field *names* only, never a secret value."""
 
@@ -504,6 +583,10 @@ MODELS = [
     WebhookEndpoint,
     OutboxEvent,
     WebhookDelivery,
+    ConnectionIssue,
+    HealthCheck,
+    SecretExpiry,
+    Notification,
 ]
 
 __all__ = [m.__name__ for m in MODELS] + ["DoesNotExist", "MODELS", "ROLES"]

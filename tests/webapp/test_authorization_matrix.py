@@ -49,6 +49,10 @@ ACCESS = {
     "home.index": SIGNED_IN,
     "auth.no_access": PUBLIC,  # a page of text: whom to ask for access
     "auth.logout": SIGNED_IN,
+    "account.notifications": SIGNED_IN,  # one's own e-mail settings
+    # The link in every e-mail: no sign-in, the signed token names the person (RFC 8058).
+    "account.unsubscribe": PUBLIC,
+    "connection.history": MEMBER,
     "api.create_claims": API,
     "api.list_claims": API,
     "api.show_claim": API,
@@ -120,6 +124,8 @@ ALLOWED = "allowed"
 SPECIAL = {
     # Without a sign-in under way the callback explains that the link has expired.
     "auth.callback": "status 400",
+    # A token Ledgerlink did not sign answers like a page that does not exist.
+    "account.unsubscribe": "hidden",
 }
 
 
@@ -190,6 +196,7 @@ def world(app, make):
         ),
         "delivery_id": str(WebhookDelivery.create(event=event, endpoint=endpoint, attempt=1).id),
         "target": "account",
+        "token": "not-a-signed-token",
         "filename": "css/app.css",
     }
     return ids, {"draft": str(draft.id)}

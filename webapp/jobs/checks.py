@@ -23,6 +23,7 @@ from webapp.models import ConnectionTest, Integration
 from webapp.services import checks as check_service
 from webapp.services import credentials as creds
 from webapp.services import integrations
+from webapp.services.health import outcomes
 from webapp.services.providers import adapter_for
 from webapp.vault import VaultError, get_vault
 
@@ -102,6 +103,9 @@ def _run(test: ConnectionTest, integration: Integration) -> str:
         )
         if outcome == "passed":
             _use_rotated_set(integration, test)
+    # A test of the credentials in use is health evidence: it opens or closes issues (and
+    # with new credentials that passed, the fix is theirs who tested).
+    outcomes.after_test(integration, ConnectionTest.get_by_id(test.id))
     log.info("connection test %s of integration %s: %s", test.id, integration.id, outcome)
     return outcome
 

@@ -18,8 +18,10 @@ from peewee import fn
 
 from adapters import get_type
 from adapters.types import Text
-from webapp.models import Integration, Organization, SyncRun, SyncSchedule
+from webapp.models import ConnectionIssue, Integration, Organization, SyncRun, SyncSchedule
 from webapp.schedule import Schedule, describe
+from webapp.services.health import expiry as secret_expiry
+from webapp.services.health import issues as connection_issues
 
 CHART_RUNS = 30
 BAR_WIDTH = 8
@@ -63,6 +65,14 @@ class Card:
     active_run: SyncRun | None = None
     waiting_retry: SyncRun | None = None
     last_run: SyncRun | None = None
+    # Connection health: open issues (oldest first) and the secret's end date, if entered.
+    issues: list[ConnectionIssue] = field(default_factory=list)
+    expiry: secret_expiry.Expiry | None = None
+
+    @property
+    def stopped(self) -> dict | None:
+        """Why Ledgerlink stopped the schedule itself (seven days of rejected sign-ins)."""
+        return self.schedule.paused_reason if self.schedule is not None else None
 
     @property
     def needs_reauth(self) -> bool:
@@ -90,12 +100,17 @@ class Card:
             return ""
 
 
-def state_of(integration: Integration, last_run: SyncRun | None) -> tuple[str, str]:
+def state_of(
+    integration: Integration,
+    last_run: SyncRun | None,
+    expiry: secret_expiry.Expiry | None = None,
+) -> tuple[str, str]:
     """(state, CSS modifier) as the coordinator should read it."""
     status = integration.status
     if status in ("draft", "paused"):
         return status, status
-    if status == "needs_reauth":
+    if status == "needs_reauth" or (expiry is not None and expiry.expired):
+        # An expired secret shows before any call fails with it.
         return "needs_attention", "needs_reauth"
     # A run refused for the credentials no longer counts once new ones are in use.
     failed = (
@@ -132,13 +147,16 @@ def build_cards(integrations: list[Integration]) -> list[Card]:
         s.integration_id: s for s in SyncSchedule.select().where(SyncSchedule.integration.in_(ids))
     }
     runs = _recent_runs(ids)
+    open_issues = connection_issues.open_for(ids)
+    zone = integrations[0].organization.time_zone
+    expiries = secret_expiry.current(integrations, zone)
     out = []
     for integration in integrations:
         mine = runs.get(integration.id, [])
         last = next((r for r in mine if r.is_final), None)
         active = next((r for r in mine if not r.is_final and r.job_id is not None), None)
         waiting = next((r for r in mine if not r.is_final and r.job_id is None), None)
-        state, css = state_of(integration, last)
+        state, css = state_of(integration, last, expiries.get(integration.id))
         try:
             name = get_type(integration.type_key).name
         except KeyError:
@@ -155,6 +173,8 @@ def build_cards(integrations: list[Integration]) -> list[Card]:
                 active_run=active,
                 waiting_retry=waiting,
                 last_run=last,
+                issues=open_issues.get(integration.id, []),
+                expiry=expiries.get(integration.id),
             )
         )
     return out

@@ -400,6 +400,32 @@ def record_test(
     return Integration.get_by_id(integration.id)
 
 
+def record_check_passed(integration: Integration) -> Integration:
+    """A daily check signed in: credentials the system had rejected work again (the token was
+    restored, say), so exports go on. Only a rejected sign-in heals this way; a missing
+    permission or a wrong setting needs a full connection test. The version stays."""
+    reason: dict = dict(integration.reauth_reason or {})
+    if integration.status != "needs_reauth" or reason.get("kind") != "auth":
+        return integration
+    with db.atomic():
+        Integration.update(status="connected", reauth_reason=None, updated_at=utcnow()).where(
+            (Integration.id == integration.id) & (Integration.status == "needs_reauth")
+        ).execute()
+        fresh = Integration.get_by_id(integration.id)
+        audit.record(
+            "integration.reconnected",
+            organization=integration.organization_id,
+            target_type="integration",
+            target_id=integration.id,
+            fields=["status"],
+            detail="daily check",
+        )
+        event = _status_event(integration.status, fresh)
+    if event is not None:
+        outbox.kick()
+    return fresh
+
+
 def _check_detail(check: dict | None) -> str:
     # The check's key and the provider's code only: both are fixed strings, never input.
     if check is None:

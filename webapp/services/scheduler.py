@@ -31,14 +31,19 @@ from peewee import IntegrityError
 
 from webapp.db import db, is_postgres, utcnow
 from webapp.models import Integration, SyncRun, SyncSchedule
+from webapp.queue import enqueue
 from webapp.schedule import Schedule, due_slot, next_run
 from webapp.services import audit, exports
+from webapp.services.health import checks as health_checks
+from webapp.services.health import notify
 from webapp.services.webhooks import delivery, outbox
 
 log = logging.getLogger("ledgerlink.scheduler")
 
 # Schedules claimed per tick; the rest wait for the next tick (they stay due).
 BATCH = 5000
+# Sends e-mail that is waiting (a failed send, a digest whose hour has come).
+NOTIFY_JOB = "webapp.jobs.health.send_notifications"
 # A queued run whose job the queue has never heard of is queued again after this long.
 LOST_JOB_GRACE = dt.timedelta(minutes=2)
 _PROCESS_STARTED = utcnow()
@@ -55,10 +60,11 @@ class TickResult:
     retries: list[int] = field(default_factory=list)
     recovered: list[int] = field(default_factory=list)
     requeued: list[int] = field(default_factory=list)
+    checks: list[int] = field(default_factory=list)
 
     @property
     def busy(self) -> bool:
-        return bool(self.queued or self.retries or self.recovered or self.requeued)
+        return bool(self.queued or self.retries or self.recovered or self.requeued or self.checks)
 
     def summary(self) -> str:
         return (
@@ -66,7 +72,8 @@ class TickResult:
             f"{len(self.retries)} retry run(s) queued, {len(self.deferred)} deferred "
             f"(export under way), {len(self.skipped)} skipped (needs credentials, paused or "
             f"draft), {len(self.recovered)} interrupted run(s) recovered, "
-            f"{len(self.requeued)} lost job(s) queued again"
+            f"{len(self.requeued)} lost job(s) queued again, "
+            f"{len(self.checks)} connection check(s) queued"
         )
 
 
@@ -79,6 +86,11 @@ def tick(now: dt.datetime | None = None) -> TickResult:
     runs = _claim_due_schedules(now, result)
     runs += _claim_due_retries(now, result)
     _enqueue(runs)
+    checks = health_checks.claim_due(now)
+    health_checks.enqueue(checks)
+    result.checks.extend(integration_id for integration_id, _slot in checks)
+    if notify.any_waiting():
+        enqueue("checks", NOTIFY_JOB, job_id=f"notify-{now:%Y%m%d%H%M}")
     if delivery.any_due(now):
         outbox.kick()  # webhook retries whose time has come
     return result
@@ -395,6 +407,8 @@ def save_schedule(
         # Saving is not a reason to run the slot that has just passed.
         "last_slot_at": now,
         "updated_at": now,
+        # A coordinator saving the schedule starts it again, whatever stopped it.
+        "paused_reason": None,
     }
     with db.atomic():
         row = SyncSchedule.get_or_none(SyncSchedule.integration == integration.id)
@@ -412,6 +426,86 @@ def save_schedule(
             actor=actor,
         )
     return row
+
+
+def stop_for_auth(integration: Integration, since: dt.datetime, now: dt.datetime) -> bool:
+    """After seven days of rejected sign-ins: scheduled exports (and daily checks) stop until
+    the credentials pass a test again. Claims keep waiting; nothing is lost."""
+    from webapp.i18n import format_local
+
+    zone = integration.organization.time_zone
+    reason = {
+        "nb": (
+            f"Planlagte eksporter og daglige kontroller er stoppet fra "
+            f"{format_local(now, zone, 'nb')}: systemet har avvist påloggingen siden "
+            f"{format_local(since, zone, 'nb')}. De starter igjen når nye "
+            "påloggingsopplysninger består en tilkoblingstest. Bilagene venter."
+        ),
+        "en": (
+            f"Scheduled exports and daily checks stopped on {format_local(now, zone, 'en')}: "
+            f"the system has rejected the sign-in since {format_local(since, zone, 'en')}. They "
+            "start again when new credentials pass a connection test. Claims keep waiting."
+        ),
+        "at": now.isoformat(),
+    }
+    with db.atomic():
+        stopped = (
+            SyncSchedule.update(enabled=False, paused_reason=reason, updated_at=now)
+            .where(
+                (SyncSchedule.integration == integration.id) & SyncSchedule.paused_reason.is_null()
+            )
+            .execute()
+        )
+        if not stopped:
+            ensure_manual_schedule(integration)
+            stopped = (
+                SyncSchedule.update(enabled=False, paused_reason=reason, updated_at=now)
+                .where(
+                    (SyncSchedule.integration == integration.id)
+                    & SyncSchedule.paused_reason.is_null()
+                )
+                .execute()
+            )
+        if stopped:
+            audit.record(
+                "schedule.stopped_auth",
+                organization=integration.organization_id,
+                target_type="integration",
+                target_id=integration.id,
+                fields=["enabled"],
+                outcome="failed",
+            )
+    return bool(stopped)
+
+
+def restart_after_fix(integration: Integration, now: dt.datetime) -> bool:
+    """The credentials work again: a schedule stopped for rejected sign-ins runs again from
+    its next slot (the slots it missed are not made up)."""
+    row = SyncSchedule.get_or_none(
+        (SyncSchedule.integration == integration.id) & SyncSchedule.paused_reason.is_null(False)
+    )
+    if row is None:
+        return False
+    try:
+        following = next_run(Schedule.from_model(row), now)
+    except (ValueError, KeyError, TypeError):
+        following = None
+    with db.atomic():
+        SyncSchedule.update(
+            enabled=True,
+            paused_reason=None,
+            next_run_at=following,
+            last_slot_at=now,
+            updated_at=now,
+        ).where(SyncSchedule.id == row.id).execute()
+        audit.record(
+            "schedule.restarted",
+            organization=integration.organization_id,
+            target_type="integration",
+            target_id=integration.id,
+            fields=["enabled"],
+        )
+    return True
 
 
 # --- the loop ------------------------------------------------------------------------------------

@@ -48,3 +48,26 @@ def end_sessions(user: User) -> None:
         audit.record(
             "user.signed_out", organization=None, target_type="user", target_id=user.id, actor=user
         )
+
+
+def set_notifications(user: User, notify: str, locale: str | None) -> User:
+    """How often `user` gets e-mail (immediate, digest, off) and in which language (None: the
+    organisation's)."""
+    with db.atomic():
+        User.update(notify=notify, locale=locale).where(User.id == user.id).execute()
+        audit.record(
+            "user.notifications",
+            organization=None,
+            target_type="user",
+            target_id=user.id,
+            fields=["notify", "locale"],
+            actor=user,
+        )
+    return User.get_by_id(user.id)
+
+
+def unsubscribe(user: User) -> None:
+    """No more e-mail for `user` (the one-click link in every message)."""
+    with db.atomic():
+        User.update(notify="off").where(User.id == user.id).execute()
+        audit.record("user.unsubscribed", organization=None, target_type="user", target_id=user.id)
