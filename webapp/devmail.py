@@ -6,6 +6,7 @@ on `/_dev/mail`, so a newcomer sees notifications work without a real mail serve
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -45,11 +46,23 @@ def caught() -> list[Caught]:
         return list(_CAUGHT)
 
 
-def start(port: int = 0):
-    """Start the catch-all server on loopback; returns the controller (`.port`, `.stop()`)."""
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start(port: int = 0, handler: object | None = None):
+    """Start a catch-all SMTP server on loopback (any free port with 0); returns the
+    controller (`.hostname`, `.port`, `.stop()`)."""
     from aiosmtpd.controller import Controller
 
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller = Controller(
+        handler or Handler(),
+        hostname="127.0.0.1",
+        port=port or free_port(),
+        # Its own name in the greeting; looking up the FQDN can hang where DNS does not answer.
+        server_hostname="localhost",
+    )
     controller.start()
-    controller.port = controller.server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return controller

@@ -52,6 +52,29 @@ def _sandbox(stack: ExitStack) -> str:
     return server.url
 
 
+def _mail(stack: ExitStack, port: int) -> str | None:
+    """A local catch-all SMTP server for the e-mail Ledgerlink sends, unless SMTP_HOST is set;
+    what it catches is shown on /_dev/mail. Returns that page's address."""
+    if os.environ.get("SMTP_HOST"):
+        return None
+    from webapp import devmail
+
+    wanted = int(os.environ.get("LEDGERLINK_SMTP_PORT", "8025"))
+    try:
+        controller = devmail.start(wanted)
+    except OSError:  # the usual port is taken: any free one will do
+        controller = devmail.start(0)
+    stack.callback(controller.stop)
+    os.environ.update(
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(controller.port),
+        SMTP_SECURITY="none",
+        LEDGERLINK_DEV_MAIL="1",
+    )
+    os.environ.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
+    return f"http://127.0.0.1:{port}/_dev/mail"
+
+
 def main() -> int:
     # The demo provider imports authlib modules that warn about their own future; not ours.
     warnings.filterwarnings("ignore", message=".*(authlib|httpx).*")
@@ -60,6 +83,7 @@ def main() -> int:
     with ExitStack() as stack:
         os.environ.setdefault("OIDC_ISSUER", _demo_identity_provider(stack, port + 1))
         os.environ.setdefault("LEDGERLINK_SANDBOX_URL", _sandbox(stack))
+        mail_page = _mail(stack, port)
 
         from webapp import create_app_or_exit
         from webapp.db import db
@@ -72,7 +96,7 @@ def main() -> int:
             worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"])
             stack.callback(worker.terminate)
         _start_scheduler(app)
-        _banner(app, port, summary)
+        _banner(app, port, summary, mail_page)
         run_simple("127.0.0.1", port, app, threaded=True, use_reloader=False)
     return 0
 
@@ -83,10 +107,15 @@ def _start_scheduler(app) -> None:
     threading.Thread(target=run_forever, args=(app,), daemon=True, name="scheduler").start()
 
 
-def _banner(app, port: int, summary: str) -> None:
+def _banner(app, port: int, summary: str, mail_page: str | None) -> None:
     from sandbox import demo
 
     jobs = "Redis + worker process" if app.config["REDIS_URL"] else "in-process (no REDIS_URL)"
+    mail = (
+        f"caught by a local mail server, shown at {mail_page}"
+        if mail_page
+        else f"sent through {app.config['SMTP_HOST']}"
+    )
     print(
         f"""
 Ledgerlink is running: http://127.0.0.1:{port}
@@ -95,6 +124,7 @@ Ledgerlink is running: http://127.0.0.1:{port}
            {DEMO_EMAIL} on the demo sign-in page (no password).
   Demo data: {summary}
   Jobs: {jobs}
+  E-mail: {mail}
   Accounting sandbox: {app.config["SANDBOX_URL"]}/_sandbox/  (control page)
     Xledger API token:      {demo.XLEDGER_TOKEN}
     Dynamics tenant id:     {demo.TENANT_ID}

@@ -27,6 +27,7 @@ from webapp.i18n import text
 from webapp.models import ConnectionTest, Integration, IntegrationCredential, User
 from webapp.services import integrations
 from webapp.services.claims import routing
+from webapp.services.health import expiry
 from webapp.vault import VaultError, get_vault
 
 # What a password manager or a copy of a masked value looks like: only dots, stars, bullets.
@@ -180,12 +181,20 @@ def stage(
     entered = {
         f.name: (form.get(f.name) or "").strip() for f in itype.credential_fields if not f.secret
     }
+    valid_until, given = _valid_until(integration, form, errors)
+    if given:
+        entered[expiry.FIELD] = (form.get(expiry.FIELD) or "").strip()
     version = pending if pending is not None else integrations.next_set_version(integration)
     if pending is None and active is not None:
         # A rotation starts: secrets left empty keep the active set's values.
         _carry_secrets(integration, active, version, kept - values.keys(), actor, errors)
     if values:
         vault.seal_set(integration, version, values, actor)
+    if given and expiry.FIELD not in errors:
+        expiry.store(integration, version, valid_until, actor)
+    elif pending is None and active is not None and not (values.keys() & set(itype.secret_fields)):
+        # No new secret: the end date entered with the secret in use still holds.
+        expiry.store(integration, version, expiry.of_set(integration, active), actor)
     update: dict[str, object] = {"pending_credential_version": version}
     if advance_to and not errors:
         update["wizard_step"] = integrations.furthest_step(integration.wizard_step, advance_to)
@@ -203,10 +212,27 @@ def stage(
             integration, active
         )
         if same:
-            # Nothing differs from the credentials in use: keep using those.
+            # Nothing differs from the credentials in use: keep using those (with the end
+            # date entered now, if one was).
+            if given and expiry.FIELD not in errors:
+                expiry.store(integration, active, valid_until, actor)
             integration = discard_pending(integration, actor)
             changed = False
     return StageResult(integration, errors, entered, changed)
+
+
+def _valid_until(
+    integration: Integration, form: Mapping[str, str], errors: dict[str, str]
+) -> tuple[dt.date | None, bool]:
+    """(the secret's end date, whether the form had the field) with its error, if any."""
+    if expiry.FIELD not in form:
+        return None, False
+    today = expiry.local_today(integration.organization.time_zone)
+    try:
+        return expiry.parse(form.get(expiry.FIELD) or "", today), True
+    except expiry.InvalidDate as invalid:
+        errors[expiry.FIELD] = str(invalid)
+        return None, True
 
 
 def _carry_secrets(
@@ -232,6 +258,7 @@ def discard_pending(integration: Integration, actor: User | None) -> Integration
         return integration
     with db.atomic():
         get_vault().delete_set(integration, version)
+        expiry.store(integration, version, None, actor)
         return integrations.change(
             integration,
             {"pending_credential_version": None},

@@ -22,6 +22,7 @@ from webapp.i18n import local_time, text
 from webapp.models import ConnectionTest, Integration
 from webapp.services import checks
 from webapp.services import credentials as creds
+from webapp.services.health import expiry
 from webapp.services.integrations import StaleVersion
 
 bp = Blueprint("credentials", __name__, url_prefix="/o/<org_slug>/integrations")
@@ -30,6 +31,17 @@ org_blueprint_setup(bp)
 PAGE = "credentials/page.html"
 FRAGMENT = "credentials/_form.html"
 STATUS = "wizard/_test_status.html"
+
+
+@bp.app_template_global()
+def shown_valid_until(integration: Integration) -> dt.date | None:
+    """The end date entered with the credential set the form shows."""
+    return expiry.of_set(integration, creds.shown_version(integration))
+
+
+@bp.app_template_global()
+def expiry_label() -> str:
+    return _("Secret valid until")
 
 
 @bp.app_template_global()
@@ -179,7 +191,8 @@ def _page(
         integration=integration,
         itype=itype,
         fields=fields,
-        field_labels={v.field.name: text(v.field.label) for v in fields},
+        field_labels={v.field.name: text(v.field.label) for v in fields}
+        | {expiry.FIELD: expiry_label()},
         unreadable=unreadable,
         errors=errors,
         entered=entered or {},

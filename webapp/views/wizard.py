@@ -20,8 +20,9 @@ from webapp.mapping import CATALOGUE, rows_from_defaults
 from webapp.models import Integration
 from webapp.services import checks, integrations, mappings, scheduler
 from webapp.services import credentials as creds
+from webapp.services.health import expiry
 from webapp.services.integrations import WIZARD_STEPS, StaleVersion
-from webapp.views.credentials import not_tested_message, test_panel, when_local
+from webapp.views.credentials import expiry_label, not_tested_message, test_panel, when_local
 
 bp = Blueprint("wizard", __name__, url_prefix="/o/<org_slug>/integrations")
 org_blueprint_setup(bp)
@@ -347,7 +348,8 @@ def _credentials_context(integration: Integration) -> dict:
         errors[fix] = text(check.get("message"))
     return {
         "fields": fields,
-        "field_labels": {v.field.name: text(v.field.label) for v in fields},
+        "field_labels": {v.field.name: text(v.field.label) for v in fields}
+        | {expiry.FIELD: expiry_label()},
         "unreadable": unreadable,
         "entered": {},
         "errors": errors,

@@ -66,13 +66,13 @@ def compose(user: User, notes: list[Notification]) -> EmailMessage:
     public = current_app.config["PUBLIC_URL"].rstrip("/")
     with current_app.test_request_context("/", base_url=public), force_locale(locale):
         token = unsubscribe_token(user)
-        unsubscribe = url_for("account.unsubscribe", token=token, _external=True)
-        items = [_item(note, locale) for note in notes]
+        unsubscribe = public + url_for("account.unsubscribe", token=token, lang=locale)
+        items = [_item(note, public, locale) for note in notes]
         context = dict(
             items=items,
             user=user,
             digest=len(notes) > 1 or (notes and notes[0].status == "digest"),
-            preferences=url_for("account.notifications", _external=True),
+            preferences=public + url_for("account.notifications"),
             unsubscribe=unsubscribe,
         )
         subject = render_template("mail/subject.txt", **context).strip()
@@ -83,25 +83,23 @@ def compose(user: User, notes: list[Notification]) -> EmailMessage:
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=urlsplit(public).hostname or "ledgerlink")
-    message["Content-Language"] = locale
     message["Auto-Submitted"] = "auto-generated"
     message["List-Unsubscribe"] = f"<{unsubscribe}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(body)
+    message["Content-Language"] = locale  # after set_content, which clears Content-* headers
     return message
 
 
-def _item(note: Notification, locale: str) -> dict:
+def _item(note: Notification, public: str, locale: str) -> dict:
     """One notification's facts, in words, with its absolute link."""
     data = dict(note.payload or {})
     endpoint, args = data.get("link") or ["dashboard.home", {}]
     zone = data.get("time_zone") or "Europe/Oslo"
-    link = url_for(
-        endpoint,
-        org_slug=data.get("org_slug"),
-        integration_id=data.get("integration_id"),
-        _external=True,
-        **args,
+    # Links start with PUBLIC_URL: the address people open Ledgerlink at, whatever host
+    # this worker runs on.
+    link = public + url_for(
+        endpoint, org_slug=data.get("org_slug"), integration_id=data.get("integration_id"), **args
     )
     item = {
         "kind": note.kind,
@@ -141,13 +139,20 @@ def send(message: EmailMessage) -> None:
     config = current_app.config
     host, port = config["SMTP_HOST"], int(config["SMTP_PORT"])
     security = config["SMTP_SECURITY"]
+    # The name we greet the server with: our public host (smtplib would otherwise look up
+    # this machine's FQDN, which can hang for seconds where DNS does not answer).
+    helo = urlsplit(config["PUBLIC_URL"]).hostname or "localhost"
     try:
         if security == "tls":
             client: smtplib.SMTP = smtplib.SMTP_SSL(
-                host, port, timeout=TIMEOUT, context=ssl.create_default_context()
+                host,
+                port,
+                local_hostname=helo,
+                timeout=TIMEOUT,
+                context=ssl.create_default_context(),
             )
         else:
-            client = smtplib.SMTP(host, port, timeout=TIMEOUT)
+            client = smtplib.SMTP(host, port, local_hostname=helo, timeout=TIMEOUT)
         with client:
             if security == "starttls":
                 client.starttls(context=ssl.create_default_context())
