@@ -83,8 +83,13 @@ def test_revoked_token_opens_one_issue_mails_each_admin_once_and_recovery_once(
     assert mailbox.to(READER) == []
     kari, olav = mailbox.to(ADMIN_NB)[0], mailbox.to(ADMIN_EN)[0]
     # In each reader's language.
-    assert kari["Subject"] == "Trenger handling: Xledger – NBF – Regnskapssystemet avviste påloggingen"
-    assert olav["Subject"] == "Action needed: Xledger – NBF – The accounting system rejected the sign-in"
+    assert (
+        kari["Subject"] == "Trenger handling: Xledger – NBF – Regnskapssystemet avviste påloggingen"
+    )
+    assert (
+        olav["Subject"]
+        == "Action needed: Xledger – NBF – The accounting system rejected the sign-in"
+    )
     assert kari["Content-Language"] == "nb" and olav["Content-Language"] == "en"
     kari_body, olav_body = mailbox.body(kari), mailbox.body(olav)
     assert "Skriv inn nye påloggingsopplysninger og test dem." in kari_body
@@ -99,7 +104,9 @@ def test_revoked_token_opens_one_issue_mails_each_admin_once_and_recovery_once(
 
     # A second failure the same day counts on the same issue and sends nothing.
     assert probe.run_check(integration.id) == "failed"
-    assert ConnectionIssue.select().where(ConnectionIssue.integration == integration.id).count() == 1
+    assert (
+        ConnectionIssue.select().where(ConnectionIssue.integration == integration.id).count() == 1
+    )
     assert ConnectionIssue.get_by_id(issue.id).count == 2
     assert len(mailbox.messages) == 2
 
@@ -247,7 +254,9 @@ def test_a_provider_briefly_down_is_mailed_about_only_when_it_lasts_and_an_expor
     factories.claim(nbf.org, integration=nbf.integration)
     started = start_manual(nbf.integration, nbf.kari)
     assert final_run(started.run.id).status == "succeeded"
-    issue = wait_for(lambda: ConnectionIssue.get_or_none(ConnectionIssue.resolved_at.is_null(False)))
+    issue = wait_for(
+        lambda: ConnectionIssue.get_or_none(ConnectionIssue.resolved_at.is_null(False))
+    )
     assert issue.kind == "unreachable" and issue.resolved_source == "export"
     assert issue.resolved_by_id == nbf.kari.id
     wait_for(lambda: len(mailbox.messages) == 4)
