@@ -160,3 +160,37 @@ def test_a_keyring_file_others_can_read_stops_production(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert result.returncode != 0 and len(lines) == 1, result.stderr
     assert "LEDGERLINK_VAULT_KEYRING_FILE" in lines[0] and "chmod 600" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("extra", "setting", "rule"),
+    [
+        ({"SMTP_HOST": "smtp.example.org", "PUBLIC_URL": "http://x"}, "PUBLIC_URL", "https://"),
+        (
+            {"SMTP_HOST": "smtp.example.org", "PUBLIC_URL": "https://x", "SMTP_SECURITY": "none"},
+            "SMTP_SECURITY",
+            "starttls or tls",
+        ),
+        ({"SMTP_SECURITY": "ssl3"}, "SMTP_SECURITY", "expected one of"),
+        ({"SMTP_PORT": "mail"}, "SMTP_PORT", "whole number"),
+        ({"LEDGERLINK_DEV_MAIL": "1"}, "LEDGERLINK_DEV_MAIL", "refused in production"),
+    ],
+)
+def test_production_refuses_mail_settings_that_leak(tmp_path, extra, setting, rule):
+    with pytest.raises(ConfigurationError, match=setting) as refused:
+        load(tmp_path, {**PRODUCTION, **extra})
+    assert rule in str(refused.value)
+
+
+def test_mail_settings_default_by_their_security(tmp_path):
+    config = load(
+        tmp_path, {**PRODUCTION, "SMTP_HOST": "smtp.example.org", "PUBLIC_URL": "https://l/"}
+    )
+    assert (config["SMTP_SECURITY"], config["SMTP_PORT"]) == ("starttls", 587)
+    assert config["PUBLIC_URL"] == "https://l"
+    tls = load(
+        tmp_path,
+        {**PRODUCTION, "SMTP_HOST": "s", "SMTP_SECURITY": "tls", "PUBLIC_URL": "https://l"},
+    )
+    assert tls["SMTP_PORT"] == 465
+    assert load(tmp_path, {"LEDGERLINK_ENV": "development"})["SMTP_HOST"] is None

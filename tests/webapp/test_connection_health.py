@@ -260,3 +260,40 @@ def test_a_provider_briefly_down_is_mailed_about_only_when_it_lasts_and_an_expor
     assert issue.kind == "unreachable" and issue.resolved_source == "export"
     assert issue.resolved_by_id == nbf.kari.id
     wait_for(lambda: len(mailbox.messages) == 4)
+
+
+def test_daily_checks_spread_over_the_day():
+    """1,000 integrations: no hour of the day gets more than twice its share of checks."""
+    midnight = dt.datetime(2027, 3, 1, tzinfo=dt.UTC)
+    hours = [checks.first_slot(i, midnight).hour for i in range(1, 1001)]
+    per_hour = [hours.count(h) for h in range(24)]
+    assert min(per_hour) > 0 and max(per_hour) <= 2 * 1000 / 24
+    assert checks.first_slot(7, midnight) == checks.first_slot(7, midnight + dt.timedelta(hours=1))
+
+
+def test_each_person_chooses_how_often_and_in_which_language(app, auth, client, make):
+    org = make.org("Norges Blindeforbund", slug="nbf")
+    make.member(org, "kari@example.org", "coordinator")
+    auth.login("kari@example.org")
+    page = client.get("/account/notifications?lang=en")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'name="notify" value="digest"' in html and "Language of the e-mail" in html
+    from tests.webapp.wizard_helpers import csrf
+
+    token = csrf(client, "/account/notifications")
+    bad = client.post(
+        "/account/notifications", data={"csrf_token": token, "notify": "hourly", "locale": "de"}
+    )
+    assert bad.status_code == 400
+    text = bad.get_data(as_text=True)
+    assert "Choose how often you want e-mail" in text and "Choose Norwegian, English" in text
+    saved = client.post(
+        "/account/notifications", data={"csrf_token": token, "notify": "digest", "locale": "en"}
+    )
+    assert saved.status_code == 303
+    kari = User.get(User.email == "kari@example.org")
+    assert (kari.notify, kari.locale) == ("digest", "en")
+    # Without the CSRF token nothing changes.
+    assert client.post("/account/notifications", data={"notify": "off"}).status_code == 400
+    assert User.get_by_id(kari.id).notify == "digest"

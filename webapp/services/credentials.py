@@ -190,9 +190,18 @@ def stage(
         _carry_secrets(integration, active, version, kept - values.keys(), actor, errors)
     if values:
         vault.seal_set(integration, version, values, actor)
+    new_secret = bool(values.keys() & set(itype.secret_fields))
+    if (
+        given
+        and new_secret
+        and base is not None
+        and valid_until == expiry.of_set(integration, base)
+    ):
+        # The form still showed the old secret's end date: a new secret has its own.
+        valid_until = None
     if given and expiry.FIELD not in errors:
         expiry.store(integration, version, valid_until, actor)
-    elif pending is None and active is not None and not (values.keys() & set(itype.secret_fields)):
+    elif pending is None and active is not None and not new_secret:
         # No new secret: the end date entered with the secret in use still holds.
         expiry.store(integration, version, expiry.of_set(integration, active), actor)
     update: dict[str, object] = {"pending_credential_version": version}

@@ -13,13 +13,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from peewee import JOIN
+
 from webapp.db import db, is_postgres
 from webapp.models import HealthCheck, Integration, SyncSchedule
 
 log = logging.getLogger("ledgerlink.health")
 
 QUEUE = "checks"
-JOB = "webapp.jobs.health.check_connection"
+JOB = "webapp.jobs.health.check_connections"
+# Checks per job: a tick with many due (a scheduler back after a pause) queues a job per 20,
+# each checking its integrations one after another, so queueing stays cheap.
+PER_JOB = 20
 DAY = dt.timedelta(days=1)
 # Statuses whose connection is checked: connected, or broken and waiting to be fixed.
 CHECKED = ("connected", "degraded", "needs_reauth")
@@ -46,25 +51,36 @@ def claim_due(now: dt.datetime) -> list[tuple[int, dt.datetime]]:
     _add_missing(now)
     with db.atomic():
         query = (
-            HealthCheck.select(HealthCheck.id, HealthCheck.integration, HealthCheck.next_at)
+            HealthCheck.select(
+                HealthCheck.id,
+                HealthCheck.integration,
+                HealthCheck.next_at,
+                Integration.status,
+                SyncSchedule.paused_reason.is_null(False),
+            )
+            .join(Integration, on=(HealthCheck.integration == Integration.id))
+            .join(
+                SyncSchedule,
+                JOIN.LEFT_OUTER,
+                on=(SyncSchedule.integration == HealthCheck.integration),
+            )
             .where(HealthCheck.next_at <= now)
             .order_by(HealthCheck.next_at)
             .limit(BATCH)
         )
         if is_postgres():
-            query = query.for_update(skip_locked=True)
+            query = query.for_update(of=HealthCheck, skip_locked=True)
         due = list(query.tuples())
         if not due:
             return []
-        ids = [integration_id for _id, integration_id, _at in due]
-        eligible = eligible_ids(ids)
         claimed, moves = [], []
-        for row_id, integration_id, slot in due:
+        for row_id, integration_id, slot, status, stopped in due:
             following = slot + DAY
             if following <= now:  # the scheduler was away for a day or more
                 following = first_slot(integration_id, now)
             moves.append((row_id, following))
-            if integration_id in eligible:
+            # Drafts, paused integrations and those stopped for rejected sign-ins only move on.
+            if status in CHECKED and not stopped:
                 claimed.append((integration_id, slot))
         _move(moves)
     return claimed
@@ -119,31 +135,35 @@ def _move(moves: list[tuple[int, dt.datetime]]) -> None:
 
 
 def job_id(integration_id: int, slot: dt.datetime) -> str:
+    """Unique to (first integration of the job, slot): a second scheduler queues nothing new."""
     return f"health-{integration_id}-{slot.astimezone(dt.UTC):%Y%m%d%H%M}"
 
 
 def enqueue(claimed: list[tuple[int, dt.datetime]]) -> None:
-    """Queue the claimed checks: one pipeline to Redis, or the in-process executor."""
+    """Queue the claimed checks, PER_JOB to a job: one pipeline to Redis, or in-process."""
     if not claimed:
         return
     from rq import Queue
 
     from webapp.queue import RESULT_TTL, TIMEOUTS, get_queue
 
+    batches = [claimed[n : n + PER_JOB] for n in range(0, len(claimed), PER_JOB)]
     job_queue = get_queue()
     if job_queue.in_process:
-        for integration_id, slot in claimed:
-            job_queue.enqueue(QUEUE, JOB, integration_id, job_id=job_id(integration_id, slot))
+        for batch in batches:
+            ids = [integration_id for integration_id, _slot in batch]
+            job_queue.enqueue(QUEUE, JOB, *ids, job_id=job_id(*batch[0]))
         return
     data = [
         Queue.prepare_data(
             JOB,
-            args=(integration_id,),
-            job_id=job_id(integration_id, slot),
-            timeout=TIMEOUTS[QUEUE],
+            args=tuple(integration_id for integration_id, _slot in batch),
+            job_id=job_id(*batch[0]),
+            # One check's budget per integration in the job.
+            timeout=TIMEOUTS[QUEUE] * len(batch),
             result_ttl=RESULT_TTL,
         )
-        for integration_id, slot in claimed
+        for batch in batches
     ]
     try:
         job_queue.queue(QUEUE).enqueue_many(data)

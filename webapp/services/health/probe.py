@@ -1,6 +1,6 @@
 """One connection check: the light authenticated call, and what its answer means.
 
-Run by the `check_connection` job (the daily check the scheduler queues) and, before a
+Run by the `check_connections` job (the daily checks the scheduler queues) and, before a
 scheduled export, by the export job when the last check is older than an hour, so broken
 credentials stop the run before it starts rather than halfway.
 """
