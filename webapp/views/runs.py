@@ -65,9 +65,12 @@ def index(integration_id: int):
     """The integration's run history, newest first."""
     integration = integration_or_404(integration_id)
     runs = exports.recent_runs(integration.id, HISTORY_LENGTH)
-    card = dashboard.card(integration)
     return htmx.render(
-        "runs/index.html", "runs/_table.html", integration=integration, runs=runs, card=card
+        "runs/index.html",
+        "runs/_table.html",
+        integration=integration,
+        runs=runs,
+        chart=dashboard.chart(runs),
     )
 
 
