@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -92,12 +93,10 @@ def home():
 def summary(integration_id: int):
     """One card's summary (status, times, chart); the whole dashboard outside htmx."""
     integration = integration_or_404(integration_id)
-    return htmx.render(
-        "dashboard/home.html",
-        "dashboard/_summary.html",
-        cards=dashboard.cards(g.org),
-        card=dashboard.card(integration),
-    )
+    context: dict[str, Any] = {"card": dashboard.card(integration)}
+    if not htmx.is_fragment_request():
+        context["cards"] = dashboard.cards(g.org)  # the whole dashboard, only when shown
+    return htmx.render("dashboard/home.html", "dashboard/_summary.html", **context)
 
 
 @bp.post("/integrations/<int:integration_id>/pause")
