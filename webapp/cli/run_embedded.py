@@ -120,18 +120,19 @@ def _banner(app, port: int, summary: str, mail_page: str | None) -> None:
         f"""
 Ledgerlink is running: http://127.0.0.1:{port}
 
-  Sign in: open the address, choose "Sign in" / "Logg inn", then pick
+  Sign in: open the address, choose "Logg inn" (on the English page: "Sign in"), then pick
            {DEMO_EMAIL} on the demo sign-in page (no password).
   Demo data: {summary}
   Jobs: {jobs}
   E-mail: {mail}
   Accounting sandbox: {app.config["SANDBOX_URL"]}/_sandbox/  (control page)
-    Xledger API token:      {demo.XLEDGER_TOKEN}
+    Xledger API token:      {demo.XLEDGER_TOKEN}  (environment production or demo, entity code {demo.XLEDGER_ENTITY_CODE})
     Dynamics tenant id:     {demo.TENANT_ID}
     Dynamics client id:     {demo.CLIENT_ID}
     Dynamics client secret: {demo.CLIENT_SECRET}
     Dataverse environment:  {demo.DATAVERSE_URL}  table {demo.DATAVERSE_TABLE}
     Business Central:       environment {demo.BC_ENVIRONMENT}, company "{demo.BC_COMPANY_NAME}", journal {demo.BC_JOURNAL}
+    Tripletex:              consumer token {demo.TRIPLETEX_CONSUMER_TOKEN}, employee token {demo.TRIPLETEX_EMPLOYEE_TOKEN} (environment test)
 
 Stop with Ctrl+C.
 """,
