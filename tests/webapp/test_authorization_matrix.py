@@ -71,6 +71,11 @@ ACCESS = {
     "mappings.reference": MEMBER,
     "schedules.edit": MEMBER,
     "schedules.preview": MEMBER,
+    "settings.show": MEMBER,  # read-only coordinators see the name and who can change it
+    "settings.rename": ORG_ADMIN,
+    "settings.archive": ORG_ADMIN,
+    "settings.restore": ORG_ADMIN,
+    "settings.delete": ORG_ADMIN,
     "credentials.edit": ORG_ADMIN,  # credential pages are for those who may change them
     "credentials.test_status": ORG_ADMIN,
     "dashboard.pause": ORG_ADMIN,
