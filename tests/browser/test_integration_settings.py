@@ -1,0 +1,68 @@
+"""In Chromium: renaming and archiving an integration, and what a read-only coordinator sees
+(issue 16), with axe-core on each new state in Norwegian and English."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.webapp.exporting import connected_xledger, final_run, schedule
+from webapp.models import Integration, SyncSchedule
+from webapp.services import exports
+
+ADMIN = "koordinator@demo.ledgerlink.no"
+READER = "leser@demo.ledgerlink.no"
+SLUG = "demoforeningen"
+
+
+@pytest.fixture
+def org(make):
+    org = make.org("Demoforeningen", slug=SLUG)
+    make.member(org, ADMIN, "coordinator_admin")
+    make.member(org, READER, "coordinator")
+    return org
+
+
+def both_languages(page, axe_check, path: str) -> None:
+    for lang in ("nb", "en"):
+        page.goto(f"{path}?lang={lang}")
+        expect(page.locator("html")).to_have_attribute("lang", lang)
+        axe_check(page)
+
+
+def test_rename_then_archive_keeps_the_history(page, sign_in, axe_check, org, make, sandbox):
+    integration = connected_xledger(org, sandbox.new_xledger_token(), name="Xledger")
+    make.claim(org)
+    final_run(exports.start_manual(integration).run.id)
+    schedule(integration, "daily", {"time": "02:00"})
+    sign_in(page, ADMIN)
+    page.goto(f"/o/{SLUG}/?lang=en")
+    page.get_by_role("link", name="Name and archiving (Xledger)").click()
+    expect(page.locator("h1")).to_have_text("Name and archiving: Xledger")
+    axe_check(page)
+
+    page.locator("#field-name").fill("Xledger – NBF")
+    page.locator("#save-name").click()
+    expect(page.locator("#flash")).to_contain_text("The integration is now called Xledger – NBF")
+    expect(page.locator("h1")).to_have_text("Name and archiving: Xledger – NBF")
+    expect(page.locator("#delete-refused")).to_contain_text("exported 1 claim")
+    both_languages(page, axe_check, f"/o/{SLUG}/integrations/{integration.id}/settings")
+
+    page.goto(f"/o/{SLUG}/integrations/{integration.id}/settings?lang=en")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#archive-integration").click()
+    expect(page).to_have_url(re.compile(rf"/o/{SLUG}/$"))
+    expect(page.locator("#flash")).to_contain_text("Xledger – NBF is archived")
+    expect(page.locator(f"#card-{integration.id}")).to_have_count(0)
+    expect(page.locator("#archived")).to_contain_text("Xledger – NBF")
+    assert Integration.get_by_id(integration.id).status == "archived"
+    assert not SyncSchedule.get(SyncSchedule.integration == integration.id).enabled
+    both_languages(page, axe_check, f"/o/{SLUG}/")
+    # The history is one link away and still lists the run.
+    page.locator("#archived").get_by_role(
+        "link", name=re.compile("Kjørehistorikk|Run history")
+    ).click()
+    expect(page.locator("table tbody tr")).to_have_count(1)
+    both_languages(page, axe_check, f"/o/{SLUG}/integrations/{integration.id}/settings")
