@@ -81,6 +81,7 @@ ACCESS = {
     "dashboard.pause": ORG_ADMIN,
     "dashboard.resume": ORG_ADMIN,
     "runs.create": ORG_ADMIN,
+    "runs.send_again": ORG_ADMIN,
     "mappings.edit": ORG_ADMIN,
     "mappings.save": ORG_ADMIN,
     "mappings.install": ORG_ADMIN,

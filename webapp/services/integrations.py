@@ -495,7 +495,11 @@ def record_attempt(integration: Integration) -> None:
 
 
 def record_success(integration: Integration, exported: int) -> None:
-    """Note a run that exported (all or some of) its claims."""
+    """Note a run that exported (all or some of) its claims; a run that found nothing to
+    export is not a successful sync (it would hide weeks without one): it only counts as
+    the last check (`record_attempt`)."""
+    if exported <= 0:
+        return
     Integration.update(last_success_at=utcnow(), last_success_count=exported).where(
         Integration.id == integration.id
     ).execute()
