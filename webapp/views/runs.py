@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 
-from webapp import htmx
+from webapp import htmx, i18n
 from webapp.access import integration_or_404, org_admin_required, org_blueprint_setup
 from webapp.i18n import text
 from webapp.models import Integration, SyncRun
@@ -251,3 +251,9 @@ def integration_type_name(integration: Integration):
     from adapters import get_type
 
     return get_type(integration.type_key).name
+
+
+@bp.app_template_filter("money")
+def money(value) -> str:
+    """An amount with two decimals in the page's language (the voucher tables)."""
+    return i18n.money(value)
