@@ -66,3 +66,40 @@ def test_rename_then_archive_keeps_the_history(page, sign_in, axe_check, org, ma
     ).click()
     expect(page.locator("table tbody tr")).to_have_count(1)
     both_languages(page, axe_check, f"/o/{SLUG}/integrations/{integration.id}/settings")
+
+
+def test_a_read_only_coordinator_sees_what_they_may_and_who_can_change_it(
+    page, sign_in, axe_check, org, make, sandbox
+):
+    integration = connected_xledger(org, sandbox.new_xledger_token(), name="Xledger – NBF")
+    make.claim(org)
+    final_run(exports.start_manual(integration).run.id)
+    schedule(integration, "daily", {"time": "02:00"})
+    sign_in(page, ADMIN)  # signed in once, so the admin is known by name
+    from webapp.models import User
+
+    User.update(display_name="Kari Admin").where(User.email == ADMIN).execute()
+    page.context.clear_cookies()
+    sign_in(page, READER)
+    page.goto(f"/o/{SLUG}/?lang=en")
+    expect(page.locator("#read-only-note")).to_contain_text(
+        "Coordinator administrators can: Kari Admin."
+    )
+    card = page.locator(f"#card-{integration.id}")
+    expect(card.get_by_role("button", name=re.compile("Export now"))).to_have_count(0)
+    for link in ("Run history", "See the field mapping", "See the schedule", "Name and archiving"):
+        expect(card.get_by_role("link", name=f"{link} (Xledger – NBF)")).to_be_visible()
+    both_languages(page, axe_check, f"/o/{SLUG}/")
+
+    page.goto(f"/o/{SLUG}/?lang=en")
+    card.get_by_role("link", name="See the schedule (Xledger – NBF)").click()
+    expect(page.locator("#read-only-note")).to_contain_text("Kari Admin")
+    expect(page.locator("#preview-runs li")).to_have_count(3)
+    axe_check(page)
+    page.go_back()
+    card.get_by_role("link", name="See the field mapping (Xledger – NBF)").click()
+    expect(page.locator("#read-only-note")).to_contain_text("You can look at the mapping.")
+    axe_check(page)
+    both_languages(page, axe_check, f"/o/{SLUG}/integrations/{integration.id}/settings")
+    expect(page.locator("#read-only-note")).to_contain_text("Kari Admin")
+    expect(page.locator("#archive-integration")).to_have_count(0)
