@@ -89,8 +89,9 @@ def migrated(postgres_url):
 
 def _truncate_all(database) -> None:
     from webapp.models import MODELS
+    from webapp.models_runs import MODELS as RUNS
 
-    names = ", ".join(f'"{m._meta.table_name}"' for m in MODELS)
+    names = ", ".join(f'"{m._meta.table_name}"' for m in MODELS + RUNS)
     with database.connection_context():
         database.execute_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
 

@@ -150,6 +150,7 @@ def _register_blueprints(app: Flask) -> None:
         dashboard,
         dev_mail,
         health,
+        integration_settings,
         mappings,
         pwa,
         routing,
@@ -179,6 +180,7 @@ def _register_blueprints(app: Flask) -> None:
         webhooks.bp,
         account.bp,
         connection.bp,
+        integration_settings.bp,
     ):
         app.register_blueprint(bp)
     if app.config.get("DEV_MAIL"):

@@ -96,3 +96,12 @@ def local_time(value: dt.datetime | str | None, style: str = "short") -> str:
     return format_local(
         value, org.time_zone if org is not None else "Europe/Oslo", current_locale(), style
     )
+
+
+def money(value) -> str:
+    """An amount in kroner with two decimals, as the page's language writes it (1 234,50)."""
+    from babel.numbers import format_decimal
+
+    if value is None or value == "":
+        return ""
+    return format_decimal(value, format="#,##0.00", locale=current_locale())

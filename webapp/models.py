@@ -23,7 +23,7 @@ from peewee import (
 from webapp.db import JSONTextField, MoneyField, UTCDateTimeField, db, utcnow
 
 ROLES = ("coordinator", "coordinator_admin")
-INTEGRATION_STATUSES = ("draft", "connected", "needs_reauth", "degraded", "paused")
+INTEGRATION_STATUSES = ("draft", "connected", "needs_reauth", "degraded", "paused", "archived")
 SCHEDULE_KINDS = ("manual", "interval", "daily", "weekly", "cron")
 RUN_TRIGGERS = ("manual", "schedule", "retry")
 RUN_STATUSES = ("queued", "running", "succeeded", "partial", "failed")

@@ -149,7 +149,12 @@ def test_schedule_form_preview_errors_and_accessibility(page, sign_in, axe_check
     path = f"/o/{SLUG}/integrations/{integration.id}/schedule"
     both_languages(page, axe_check, path)
 
+    # Each kind's own fields show only while it is chosen; the usual time is filled in.
+    expect(page.locator("#field-daily_time")).to_be_hidden()
     page.locator("#kind-daily").check()
+    expect(page.locator("#field-daily_time")).to_have_value("02:00")
+    expect(page.locator("#field-cron")).to_be_hidden()
+    page.locator("#field-daily_time").fill("")
     page.locator("#field-daily_time").press_sequentially("02:30")
     runs = page.locator("#preview-runs li")
     expect(runs).to_have_count(3)

@@ -199,3 +199,35 @@ def test_the_preview_says_why_a_claim_is_not_ready_when_the_chart_lost_a_code(
     expect(page.locator("#reference-check")).to_contain_text(
         "1 code in the mapping is not in Xledger"
     )
+
+
+def test_the_preview_is_a_voucher_table_that_balances_with_the_payload_behind_a_disclosure(
+    page, phone, sign_in, axe_check, demo_mapping
+):
+    sign_in(page, ADMIN)
+    page.goto(demo_mapping + "?lang=en")
+    # With the chart fetched, each account shows its name beside its number.
+    page.get_by_role("button", name="Fetch the codes from Xledger").click()
+    expect(page.get_by_role("status")).to_contain_text("Fetched")
+    page.reload()
+    voucher = page.locator("#preview table.voucher").first
+    expect(voucher.locator("thead")).to_contain_text("Debit")
+    expect(voucher.locator("tbody tr").first.locator("td").nth(1)).to_have_text(
+        re.compile(r"^\s*7\d{3} \w+")
+    )
+    expect(voucher.locator("tbody tr").last.locator("td").nth(4)).not_to_be_empty()  # credit
+    expect(page.locator("#preview .voucher-balance--ok").first).to_contain_text(
+        "The voucher balances"
+    )
+    # The raw payload is there for support, closed by default.
+    details = page.locator("#preview details.payload-details").first
+    expect(details.locator("pre")).to_be_hidden()
+    details.locator("summary").click()
+    expect(details.locator("pre")).to_be_visible()
+    for lang in ("nb", "en"):
+        page.goto(f"{demo_mapping}?lang={lang}")
+        axe_check(page)
+    sign_in(phone, ADMIN)
+    phone.goto(demo_mapping + "?lang=en")
+    expect(phone.locator("#preview .voucher-balance").first).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 320

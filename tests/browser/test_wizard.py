@@ -322,17 +322,11 @@ def test_xledger_wizard_by_keyboard_only_on_a_phone_in_english(
     expect(page.locator("#test-status .check--passed")).to_have_count(5)
     axe_check(page)
     no_horizontal_scroll(page)
-    tab_to(page, "#test-status a.btn--primary")
-    page.keyboard.press("Enter")
-
-    # Step 6: save.
-    expect(page.locator("#wizard-heading")).to_have_text("Save the integration")
-    axe_check(page)
-    no_horizontal_scroll(page)
-    tab_to(page, "#wizard button[type=submit]")
+    # Step 6: save, right from the passed test (the name is filled in already).
+    tab_to(page, "#save-integration")
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(rf"/o/{SLUG}/$"))
-    expect(page.locator("#flash")).to_contain_text("Xledger is connected")
+    expect(page.locator("#flash")).to_contain_text("Xledger – Demoforeningen is connected")
     integration = Integration.get()
     assert integration.status == "connected" and integration.active_credential_version
 
@@ -381,8 +375,10 @@ def test_dataverse_wizard_in_norwegian_and_the_credential_form(
     page.locator("#run-test").click()
     expect(page.locator("#test-status .check--passed")).to_have_count(5)
     axe_check(page)
-    page.locator("#test-status a.btn--primary").click()
+    # The summary before saving is one link away.
+    page.get_by_role("link", name="Se sammendraget først").click()
     expect(page).to_have_url(re.compile(r"/setup/save$"))
+    expect(page.locator("#field-name")).to_have_value("Dynamics 365 (Dataverse) – Demoforeningen")
     axe_check(page)
     page.locator("#wizard button[type=submit]").click()
     expect(page).to_have_url(re.compile(rf"/o/{SLUG}/$"))
@@ -442,8 +438,7 @@ def test_without_javascript_the_wizard_reaches_save(
             refreshed += 1
         assert refreshed > 0
         expect(page.locator("#test-status .check--passed")).to_have_count(5)
-        page.locator("#test-status a.btn--primary").click()
-        page.locator("#wizard button[type=submit]").click()
+        page.locator("#save-integration").click()
         expect(page).to_have_url(re.compile(rf"/o/{SLUG}/$"))
         assert Integration.get().status == "connected"
         leaks.check()

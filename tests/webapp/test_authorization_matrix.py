@@ -71,11 +71,17 @@ ACCESS = {
     "mappings.reference": MEMBER,
     "schedules.edit": MEMBER,
     "schedules.preview": MEMBER,
+    "settings.show": MEMBER,  # read-only coordinators see the name and who can change it
+    "settings.rename": ORG_ADMIN,
+    "settings.archive": ORG_ADMIN,
+    "settings.restore": ORG_ADMIN,
+    "settings.delete": ORG_ADMIN,
     "credentials.edit": ORG_ADMIN,  # credential pages are for those who may change them
     "credentials.test_status": ORG_ADMIN,
     "dashboard.pause": ORG_ADMIN,
     "dashboard.resume": ORG_ADMIN,
     "runs.create": ORG_ADMIN,
+    "runs.send_again": ORG_ADMIN,
     "mappings.edit": ORG_ADMIN,
     "mappings.save": ORG_ADMIN,
     "mappings.install": ORG_ADMIN,

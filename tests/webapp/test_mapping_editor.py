@@ -148,7 +148,8 @@ def test_viewer_sees_the_mapping_but_cannot_change_it(auth, client, org, xledger
     assert "Balancing account (payable)" in editor.page
     assert "/edit" not in editor.page
     assert 'action="' + editor.base + '/reference"' not in editor.page
-    assert "Only a coordinator administrator can change it." in editor.page
+    assert "You can look at the mapping." in editor.page
+    assert "Coordinator administrators can:" in editor.page
     assert editor.get("/fields/account/edit").status_code == 403
     version = editor.version
     for path, data in (

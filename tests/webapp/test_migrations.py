@@ -5,7 +5,10 @@ from __future__ import annotations
 from tests import services
 from webapp.db import open_database
 from webapp.migrate import pending, upgrade
-from webapp.models import MODELS
+from webapp.models import MODELS as CORE
+from webapp.models_runs import MODELS as RUNS
+
+MODELS = CORE + RUNS
 
 
 def _check(database) -> None:

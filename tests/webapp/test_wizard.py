@@ -289,7 +289,7 @@ def test_whole_wizard_for_xledger_saves_a_connected_integration(client, org, tok
     assert [c["status"] for c in test.checks] == ["passed"] * 5
     page = client.get(f"{step_url(integration, 'test')}/{test.id}?lang=en")
     assert "Connection test passed" in page.get_data(as_text=True)
-    assert "Continue to Save" in page.get_data(as_text=True)
+    assert "Save the integration" in page.get_data(as_text=True)
 
     integration = Integration.get_by_id(integration.id)
     pending = integration.pending_credential_version

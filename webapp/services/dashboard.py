@@ -145,7 +145,7 @@ def state_of(
 ) -> tuple[str, str]:
     """(state, CSS modifier) as the coordinator should read it."""
     status = integration.status
-    if status in ("draft", "paused"):
+    if status in ("draft", "paused", "archived"):
         return status, status
     if status == "needs_reauth" or (expiry is not None and expiry.expired):
         # An expired secret shows before any call fails with it.

@@ -60,7 +60,7 @@ def create_draft(
         integration = Integration.create(
             organization=organization,
             type_key=type_key,
-            name=itype.name.nb,
+            name=default_name(organization, itype.name.nb),
             status="draft",
             wizard_step=wizard_step,
             created_by=actor,
@@ -218,13 +218,40 @@ def change_type(integration: Integration, type_key: str, actor: User | None) -> 
             integration,
             {
                 "type_key": type_key,
-                "name": itype.name.nb,
+                "name": _name_after_type_change(integration, itype.name.nb),
                 "pending_credential_version": None,
                 "wizard_step": "credentials",
             },
             actor=actor,
             action="integration.type_changed",
         )
+
+
+def default_name(organization: Organization, system: str, exclude: int | None = None) -> str:
+    """The system and the organisation ("Xledger – NBF"), numbered when the name is taken."""
+    base = f"{system} – {organization.name}"
+    taken = {name.casefold() for name in names_in_use(organization.id, exclude)}
+    name, number = base, 2
+    while name.casefold() in taken:
+        name, number = f"{base} ({number})", number + 1
+    return name
+
+
+def names_in_use(organization_id: int, exclude: int | None = None) -> list[str]:
+    """The names of the organisation's integrations (but `exclude`'s)."""
+    query = Integration.select(Integration.name).where(Integration.organization == organization_id)
+    if exclude is not None:
+        query = query.where(Integration.id != exclude)
+    return [name for (name,) in query.tuples()]
+
+
+def _name_after_type_change(integration: Integration, system: str) -> str:
+    old_default = default_name(
+        integration.organization, get_type(integration.type_key).name.nb, exclude=integration.id
+    )
+    if integration.name != old_default:
+        return integration.name  # named by the coordinator: theirs to keep
+    return default_name(integration.organization, system, exclude=integration.id)
 
 
 def apply_default_mapping(
@@ -468,7 +495,11 @@ def record_attempt(integration: Integration) -> None:
 
 
 def record_success(integration: Integration, exported: int) -> None:
-    """Note a run that exported (all or some of) its claims."""
+    """Note a run that exported (all or some of) its claims; a run that found nothing to
+    export is not a successful sync (it would hide weeks without one): it only counts as
+    the last check (`record_attempt`)."""
+    if exported <= 0:
+        return
     Integration.update(last_success_at=utcnow(), last_success_count=exported).where(
         Integration.id == integration.id
     ).execute()

@@ -7,6 +7,7 @@ import unicodedata
 import zoneinfo
 
 from flask_babel import lazy_gettext as _l
+from peewee import JOIN
 
 from webapp.db import db
 from webapp.models import ROLES, Membership, Organization, User
@@ -164,3 +165,15 @@ def remove(membership: Membership, actor: User) -> None:
             actor=actor,
         )
         membership.delete_instance()
+
+
+def admin_names(organization_id: int) -> list[str]:
+    """Who can change the organisation's integrations: its coordinator-admins, by name."""
+    query = (
+        Membership.select(Membership, User)
+        .join(User, JOIN.LEFT_OUTER, on=(Membership.user == User.id))
+        .where(
+            (Membership.organization == organization_id) & (Membership.role == "coordinator_admin")
+        )
+    )
+    return sorted((m.user.label if m.user_id else m.email for m in query), key=str.casefold)

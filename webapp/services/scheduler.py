@@ -533,3 +533,23 @@ def run_forever(app, stop: threading.Event | None = None, *, interval: float = 6
 def schedule_of(integration: Integration) -> SyncSchedule | None:
     """The integration's stored schedule, if it has one."""
     return SyncSchedule.get_or_none(SyncSchedule.integration == integration.id)
+
+
+def disable_schedule(integration: Integration, actor=None) -> bool:
+    """Stop the integration's schedule (it is archived); True if one was running."""
+    with db.atomic():
+        stopped = (
+            SyncSchedule.update(enabled=False, next_run_at=None, updated_at=utcnow())
+            .where((SyncSchedule.integration == integration.id) & SyncSchedule.enabled)
+            .execute()
+        )
+        if stopped:
+            audit.record(
+                "schedule.disabled",
+                organization=integration.organization_id,
+                target_type="integration",
+                target_id=integration.id,
+                fields=["enabled"],
+                actor=actor,
+            )
+    return bool(stopped)

@@ -86,7 +86,13 @@ def index():
 @bp.get("/")
 def home():
     """Show the organisation's integrations and what needs attention."""
-    return render_template("dashboard/home.html", cards=dashboard.cards(g.org))
+    cards = dashboard.cards(g.org)
+    archived = [c.integration for c in cards if c.integration.status == "archived"]
+    return render_template(
+        "dashboard/home.html",
+        cards=[c for c in cards if c.integration.status != "archived"],
+        archived=archived,
+    )
 
 
 @bp.get("/integrations/<int:integration_id>/summary")

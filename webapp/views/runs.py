@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, g, redirect, request, url_for
+from flask import Blueprint, Response, abort, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 
-from webapp import htmx
+from webapp import htmx, i18n
 from webapp.access import integration_or_404, org_admin_required, org_blueprint_setup
 from webapp.i18n import text
 from webapp.models import Integration, SyncRun
 from webapp.services import dashboard, exports
+from webapp.services.exports import claims as run_claims
 
 bp = Blueprint("runs", __name__, url_prefix="/o/<org_slug>")
 org_blueprint_setup(bp)
@@ -61,6 +62,57 @@ def show(run_id: int):
     return _status(integration, run, follow=follow, detail=detail, announce=announce)
 
 
+@bp.post("/runs/<int:run_id>/claims/<int:claim_id>/send-again")
+@org_admin_required
+def send_again(run_id: int, claim_id: int):
+    """Send a failed claim again, through the integration it is routed to now."""
+    if exports.run_for_org(g.org.id, run_id) is None:
+        abort(404)
+    again = run_claims.send_again(g.org.id, claim_id, g.user)
+    if again.claim is None:
+        abort(404)
+    number = again.claim.claim_number
+    if again.run is not None and again.integration is not None:
+        flash(
+            _(
+                "Claim %(claim)s is being sent again to %(name)s, with any other claims "
+                "waiting for it.",
+                claim=number,
+                name=again.integration.name,
+            ),
+            "success",
+        )
+        return redirect(url_for("runs.show", run_id=again.run.id), code=303)
+    flash(_send_again_refused(again, number), "warning")
+    return redirect(url_for("runs.show", run_id=run_id), code=303)
+
+
+def _send_again_refused(again: run_claims.Again, number: str) -> str:
+    if again.refused == "exported":
+        return _(
+            "Claim %(claim)s is already booked (voucher %(voucher)s). A claim is booked once.",
+            claim=number,
+            voucher=again.external_id or "–",
+        )
+    if again.refused == "pending":
+        return _(
+            "Claim %(claim)s was sent and its outcome is not confirmed yet. The next export "
+            "asks the accounting system before sending anything again.",
+            claim=number,
+        )
+    if again.refused == "unrouted":
+        return _(
+            "Claim %(claim)s is not waiting for any integration. Check its routing.",
+            claim=number,
+        )
+    return _(
+        "Claim %(claim)s cannot be sent now: its integration is not exporting (%(state)s). "
+        "Fix that first on the dashboard.",
+        claim=number,
+        state=integration_state_word(again.refused or ""),
+    )
+
+
 @bp.get("/integrations/<int:integration_id>/runs")
 def index(integration_id: int):
     """The integration's run history, newest first."""
@@ -93,7 +145,13 @@ def _status(integration: Integration, run: SyncRun | None, **context):
         status=status,
         integration=integration,
         run=run,
-        failures=exports.failed_items(run) if run is not None and final else [],
+        claims=(
+            run_claims.outcomes(run)
+            if run is not None
+            and final
+            and (context.get("detail") or not htmx.is_fragment_request())
+            else []
+        ),
         **context,
     )
     if run is not None and final and htmx.is_fragment_request():
@@ -180,3 +238,34 @@ def technical_details(run: SyncRun) -> list[tuple[str, str]]:
             pairs.append((_("Code for what was skipped (%(what)s)", what=what), str(note["code"])))
         pairs += [(f"{label(k)} ({what})", str(v)) for k, v in (note.get("details") or {}).items()]
     return pairs
+
+
+INTEGRATION_STATE_WORDS = {
+    "connected": lambda: _("Connected"),
+    "needs_reauth": lambda: _("Needs new credentials"),
+    "degraded": lambda: _("Failing"),
+    "paused": lambda: _("Paused"),
+    "draft": lambda: _("Draft"),
+    "archived": lambda: _("Archived"),
+}
+
+
+@bp.app_template_global()
+def integration_state_word(status: str) -> str:
+    """An integration's status in words (never the internal value)."""
+    word = INTEGRATION_STATE_WORDS.get(status)
+    return word() if word else status
+
+
+@bp.app_template_global()
+def integration_type_name(integration: Integration):
+    """The integration's accounting system's name (a Text)."""
+    from adapters import get_type
+
+    return get_type(integration.type_key).name
+
+
+@bp.app_template_filter("money")
+def money(value) -> str:
+    """An amount with two decimals in the page's language (the voucher tables)."""
+    return i18n.money(value)

@@ -8,6 +8,9 @@ step is submitted, so Back and Next keep them and nothing secret travels in a pa
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Blueprint, abort, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 
@@ -15,13 +18,15 @@ from adapters import all_types, get_type
 from webapp.access import integration_or_404, org_admin_required, org_blueprint_setup
 from webapp.htmx import STOP_POLLING, is_fragment_request, push_url, render
 from webapp.htmx import redirect as htmx_redirect
-from webapp.i18n import text
+from webapp.i18n import current_locale, text
 from webapp.mapping import CATALOGUE, rows_from_defaults
 from webapp.models import Integration
-from webapp.services import checks, integrations, mappings, scheduler
+from webapp.schedule import describe
+from webapp.services import checks, integrations, lifecycle, mappings, scheduler
 from webapp.services import credentials as creds
 from webapp.services.health import expiry
 from webapp.services.integrations import WIZARD_STEPS, StaleVersion
+from webapp.views import schedule_form
 from webapp.views.credentials import expiry_label, not_tested_message, test_panel, when_local
 
 bp = Blueprint("wizard", __name__, url_prefix="/o/<org_slug>/integrations")
@@ -112,12 +117,19 @@ def mapping(integration_id: int):
 @bp.route("/<int:integration_id>/setup/schedule", methods=["GET", "POST"])
 @org_admin_required
 def schedule(integration_id: int):
-    """Exports run on request until a schedule is chosen on the dashboard."""
+    """Choose when exports run; the schedule is saved with the integration."""
     integration, early = _draft(integration_id, "schedule")
     if early:
         return early
     if request.method == "POST":
-        scheduler.ensure_manual_schedule(integration, g.user)
+        values = schedule_form.values_from(request.form)
+        # A form sent without a choice (an older page) keeps exports on request.
+        values["kind"] = values["kind"] or "manual"
+        chosen, errors = schedule_form.parse(integration, values)
+        if chosen is None or errors:
+            context = schedule_form.context(integration, values, None, errors)
+            return _show(integration, "schedule", **context)
+        scheduler.save_schedule(integration, chosen, g.user)
         return _go(integrations.advance(integration, "test", g.user), "test")
     return _show(integration, "schedule")
 
@@ -173,7 +185,9 @@ def _test_status(integration: Integration, test, **options):
     if not is_fragment_request():
         return _show(integration, "test", **context)
     status = STOP_POLLING if checks.is_final(test) else 200
-    return render(PAGE, "wizard/_test_status.html", status=status, **context)
+    return render(
+        PAGE, "wizard/_test_status.html", status=status, integration=integration, **context
+    )
 
 
 # --- step 6: save --------------------------------------------------------------------------------
@@ -188,22 +202,35 @@ def save(integration_id: int):
         return early
     if request.method == "GET":
         return _show(integration, "save")
+    name = request.form.get("name")
+    if name is not None:
+        problem = lifecycle.name_problem(g.org.id, name, exclude=integration.id)
+        if problem is not None:
+            return _show(integration, "save", errors={"name": text(problem)}, entered_name=name)
     try:
-        integration = creds.activate(
+        integration = lifecycle.finish_setup(
             integration, g.user, expected_version=request.form.get("version", type=int)
         )
     except creds.NotTested:
         return _show(integration, "save", problem=not_tested_message())
     except StaleVersion as stale:
         return _show(stale.integration, "save", problem=_stale_message(stale))
-    flash(
-        _(
-            "%(system)s is connected. Exports run when you choose Export now, until you set "
+    if name is not None:
+        integration = lifecycle.rename(integration, name, g.user)
+    row = scheduler.schedule_of(integration)
+    if row is None or row.kind == "manual":
+        message = _(
+            "%(name)s is connected. Exports run when you choose Export now, until you set "
             "a schedule.",
-            system=text(get_type(integration.type_key).name),
-        ),
-        "success",
-    )
+            name=integration.name,
+        )
+    else:
+        message = _(
+            "%(name)s is connected and scheduled: %(schedule)s.",
+            name=integration.name,
+            schedule=_schedule_words(integration),
+        )
+    flash(message, "success")
     url = url_for("dashboard.home")
     if is_fragment_request():
         return htmx_redirect(render(PAGE, "wizard/_done.html", url=url), url)
@@ -387,6 +414,21 @@ def _describe_source(row) -> str:
     return _("Text made from: %(template)s", template=row.value)
 
 
+def _schedule_context(integration: Integration) -> dict:
+    values = schedule_form.stored_values(integration, suggest=True)
+    chosen, errors = schedule_form.parse(integration, values)
+    return schedule_form.context(integration, values, chosen, errors)
+
+
+def _schedule_words(integration: Integration) -> str:
+    """The saved schedule in words, for the save summary and the message after saving."""
+    values = schedule_form.stored_values(integration)
+    chosen, errors = schedule_form.parse(integration, values)
+    if chosen is None or errors:
+        return _("Export only when you choose Export now")
+    return describe(chosen, current_locale())
+
+
 def _test_context(integration: Integration) -> dict:
     test = creds.latest_test(integration, integration.pending_credential_version)
     if test is not None:
@@ -406,10 +448,11 @@ def _panel(integration: Integration, test, *, limited=None, just_started=False, 
             "wizard.test_status", integration_id=integration.id, test_id=t.id
         ),
         next_url=url_for("wizard.save", integration_id=integration.id),
+        save_url=url_for("wizard.save", integration_id=integration.id),
         rate_limited=limited,
         just_started=just_started,
         oob=oob,
-    )
+    ) | {"test_schedule_words": _schedule_words(integration)}
 
 
 def _save_context(integration: Integration) -> dict:
@@ -422,14 +465,16 @@ def _save_context(integration: Integration) -> dict:
         "mapping_count": mappings.mapping_count(integration),
         "problem": None,
         "same_system": integrations.same_system(integration),
+        "schedule_words": _schedule_words(integration),
     }
 
 
-_STEP_CONTEXT = {
+# Each step's own context; the type step's takes None (no draft yet) too.
+_STEP_CONTEXT: dict[str, Callable[[Any], dict]] = {
     "type": _type_context,
     "credentials": _credentials_context,
     "mapping": _mapping_context,
-    "schedule": lambda integration: {},
+    "schedule": _schedule_context,
     "test": _test_context,
     "save": _save_context,
 }

@@ -154,3 +154,39 @@ UNREADABLE_CREDENTIALS = Text(
     "De lagrede påloggingsopplysningene kan ikke leses lenger og må legges inn på nytt.",
     "The saved credentials can no longer be read and must be entered again.",
 )
+
+
+# What each run did with each claim (`run_claim`), written with the items: final outcomes only.
+_RUN_CLAIM_COLUMNS = (
+    "run_claim (run_id, claim_id, reference, status, external_id, error, created_at)"
+)
+_RUN_CLAIM_CONFLICT = (
+    "ON CONFLICT (run_id, claim_id) DO UPDATE SET status = excluded.status, "
+    "external_id = excluded.external_id, error = excluded.error"
+)
+RUN_CLAIMS_PG = (
+    f"INSERT INTO {_RUN_CLAIM_COLUMNS} SELECT %s, t.claim, t.reference, t.status, t.external, "
+    "t.error, %s FROM unnest(%s::int[], %s::text[], %s::text[], %s::text[], %s::text[]) "
+    f"AS t(claim, reference, status, external, error) {_RUN_CLAIM_CONFLICT}"
+)
+RUN_CLAIM_SQLITE = (
+    f"INSERT INTO {_RUN_CLAIM_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?) {_RUN_CLAIM_CONFLICT}"
+)
+
+
+def record_run_claims(run_id, now, claims, references, statuses, external, errors, written) -> None:
+    """Keep the run's final outcome of each claim whose item it wrote (parallel lists)."""
+    rows = [
+        (claim, reference, status, ext, error)
+        for claim, reference, status, ext, error in zip(
+            claims, references, statuses, external, errors, strict=True
+        )
+        if claim in written and status in ("exported", "failed")
+    ]
+    if not rows:
+        return
+    if is_postgres():
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        db.execute_sql(RUN_CLAIMS_PG, (run_id, now, *columns))
+        return
+    db.cursor().executemany(RUN_CLAIM_SQLITE, [(run_id, *row, now) for row in rows])

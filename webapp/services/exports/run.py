@@ -40,6 +40,7 @@ from webapp.services.exports.outbox import (
     NO_CREDENTIALS,
     UNREADABLE_CREDENTIALS,
     load_claims,
+    record_run_claims,
     upsert_items,
 )
 from webapp.services.exports.settings import (
@@ -412,6 +413,7 @@ class Export:
         iid, run_id = self.integration.id, self.run_row.id
         with db.atomic():
             written = upsert_items(iid, run_id, now, claims, references, statuses, external, errors)
+            record_run_claims(run_id, now, claims, references, statuses, external, errors, written)
             # What the host app learns (updated_since, webhooks) is written with the items.
             self.events += claim_events.recorded_outcomes(
                 self.integration.organization_id,

@@ -17,6 +17,7 @@ from peewee import prefetch
 from adapters import get_adapter
 from adapters.types import IntegrationType, Text, Voucher
 from webapp import mapping as resolver
+from webapp.mapping.table import VoucherTable, voucher_table
 from webapp.models import (
     ExpenseClaim,
     ExpenseClaimLine,
@@ -43,6 +44,8 @@ class ClaimPreview:
     voucher: Voucher | None
     errors: list[resolver.ClaimError]
     payload: str
+    # The voucher as an accountant reads it (issue 16); None when it cannot be built.
+    table: VoucherTable | None = None
 
 
 def sample_claims(integration: Integration, limit: int = PREVIEW_CHOICES) -> list[ExpenseClaim]:
@@ -83,9 +86,12 @@ def preview(
     )
     by_claim = {v.claim_id: v for v in vouchers}
     adapter = _preview_adapter(integration, itype)
+    caches = cached_references(integration)
     known = {
         kind: {str(item[0]) for item in cache.items or [] if item} for kind, cache in caches.items()
     }
+    accounts: list = (caches["account"].items or []) if "account" in caches else []
+    names = {str(item[0]): str(item[1]) for item in accounts if len(item) > 1 and item[1]}
     out = []
     for claim in claims:
         voucher = by_claim.get(claim.id)
@@ -93,7 +99,8 @@ def preview(
         if voucher is not None:
             mine += unknown_codes(itype, claim, voucher, known)
         payload = payload_text(adapter, voucher) if voucher is not None and not mine else ""
-        out.append(ClaimPreview(claim, voucher if not mine else None, mine, payload))
+        table = voucher_table(itype, voucher, names) if voucher is not None and not mine else None
+        out.append(ClaimPreview(claim, voucher if not mine else None, mine, payload, table))
     return out
 
 
