@@ -305,6 +305,7 @@ def page_list(ids: dict) -> list[Page]:
     return [
         Page("/healthz", "/healthz", "baseline"),
         Page("dashboard", f"{org}/", "page"),
+        Page("integration page", f"{first}", "page"),
         Page("summary fragment", f"{first}/summary", "polled", HTMX),
         Page("run status fragment", f"{org}/runs/{ids['running']}?follow=1", "polled", HTMX),
         Page("test status fragment", f"{second}/credentials/tests/{ids['test']}", "polled", HTMX),

@@ -296,3 +296,28 @@ def test_the_run_history_shows_fifty_runs_and_links_to_older_ones(auth, client, 
     assert 'id="older-runs"' not in rest
     oldest = min(run.id for run in SyncRun.select())
     assert f'id="run-{oldest}"' in rest and f'id="run-{oldest}"' not in page
+
+
+def test_many_integrations_are_listed_compactly_each_with_a_page_of_its_own(
+    app, auth, client, make
+):
+    from tests.webapp.exporting import connected_xledger
+    from webapp.services.health import issues as connection_issues
+
+    org = make.org("Storforeningen", slug="stor")
+    make.member(org, "kari@example.org", "coordinator_admin")
+    auth.login("kari@example.org")
+    few = [connected_xledger(org, name=f"Xledger {n}") for n in range(6)]
+    page = client.get("/o/stor/?lang=en").get_data(as_text=True)
+    assert 'id="integration-cards"' in page and 'id="integration-list"' not in page
+    many = few + [connected_xledger(org, name=f"Xledger {n}") for n in range(6, 20)]
+    connection_issues.record_failure(many[3], "auth", None, "check")
+    response = client.get("/o/stor/?lang=en")
+    page = response.get_data(as_text=True)
+    assert 'id="integration-list"' in page and 'id="integration-cards"' not in page
+    assert "1 of 20 integrations needs attention." in page
+    assert "The accounting system rejected the sign-in, for 1 minute" in page
+    assert len(response.data) <= 40 * 1024  # uncompressed, 20 integrations
+    one = client.get(f"/o/stor/integrations/{many[3].id}?lang=en").get_data(as_text=True)
+    assert f'id="card-{many[3].id}"' in one and f'id="export-now-{many[3].id}"' in one
+    assert "Integration: Xledger 3" in one

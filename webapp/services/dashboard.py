@@ -108,6 +108,16 @@ class Card:
     expiry: secret_expiry.Expiry | None = None
 
     @property
+    def attention(self) -> bool:
+        """Anything a coordinator should look at: its state, an open problem, an expiring
+        secret."""
+        return (
+            self.state != "connected"
+            or bool(self.issues)
+            or bool(self.expiry is not None and self.expiry.level)
+        )
+
+    @property
     def stopped(self) -> dict | None:
         """Why Ledgerlink stopped the schedule itself (seven days of rejected sign-ins)."""
         return self.schedule.paused_reason if self.schedule is not None else None

@@ -32,6 +32,8 @@ from webapp.services import dashboard, integrations
 from webapp.services.integrations import StaleVersion
 
 bp = Blueprint("dashboard", __name__, url_prefix="/o/<org_slug>")
+# With more integrations than this, the dashboard lists them compactly.
+COMPACT_AFTER = 6
 org_blueprint_setup(bp)
 home_bp = Blueprint("home", __name__)
 
@@ -88,11 +90,22 @@ def home():
     """Show the organisation's integrations and what needs attention."""
     cards = dashboard.cards(g.org)
     archived = [c.integration for c in cards if c.integration.status == "archived"]
+    active = [c for c in cards if c.integration.status != "archived"]
     return render_template(
         "dashboard/home.html",
-        cards=[c for c in cards if c.integration.status != "archived"],
+        cards=active,
         archived=archived,
+        # Many integrations: one short entry each (state, problems, times) leading to the
+        # integration's own page, so the list stays quick to read, to hear and to load.
+        compact=len(active) > COMPACT_AFTER,
     )
+
+
+@bp.get("/integrations/<int:integration_id>")
+def integration(integration_id: int):
+    """One integration's card on a page of its own (the compact dashboard links here)."""
+    found = integration_or_404(integration_id)
+    return render_template("dashboard/integration.html", card=dashboard.card(found))
 
 
 @bp.get("/integrations/<int:integration_id>/summary")
