@@ -86,7 +86,6 @@ def preview(
     )
     by_claim = {v.claim_id: v for v in vouchers}
     adapter = _preview_adapter(integration, itype)
-    caches = cached_references(integration)
     known = {
         kind: {str(item[0]) for item in cache.items or [] if item} for kind, cache in caches.items()
     }
