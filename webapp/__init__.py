@@ -13,9 +13,10 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from peewee import InterfaceError, OperationalError
 from redis.exceptions import RedisError
 
+from webapp import compression, htmx, inputs
 from webapp import config as config_module
-from webapp import htmx, inputs
 from webapp.config import ConfigurationError
+from webapp.templating import CollapseWhitespace
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,6 +57,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(overrides)
     instance.mkdir(parents=True, exist_ok=True)
     _configure_logging(app)
+    # First registered, so it runs after every other after_request function.
+    compression.init_app(app)
+    app.jinja_env.add_extension(CollapseWhitespace)
 
     _init_database(app)
     from webapp import queue, vault

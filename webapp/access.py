@@ -86,14 +86,13 @@ def load_org(endpoint: str | None, values: dict | None) -> None:
     load_user()  # URL preprocessors run before the app's before_request functions
     if g.user is None:
         return  # login_required on the view redirects to sign-in
-    membership = (
-        Membership.select(Membership, Organization)
-        .join(Organization)
-        .where((Membership.user == g.user) & (Organization.slug == slug))
-        .first()
-    )
+    # All of the user's memberships in one query: the page's, and the others for the
+    # organisation switch in the header.
+    mine = memberships(g.user)
+    membership = next((m for m in mine if m.organization.slug == slug), None)
     if membership is None:
         abort(404)
+    g.memberships = mine
     g.membership = membership
     g.org = membership.organization
     session["org_slug"] = slug
@@ -102,9 +101,11 @@ def load_org(endpoint: str | None, values: dict | None) -> None:
 def integration_or_404(integration_id: int) -> Integration:
     """The page organisation's integration, or 404 (also for other organisations' ids)."""
     try:
-        return Integration.for_org(g.org.id, integration_id)
+        integration = Integration.for_org(g.org.id, integration_id)
     except DoesNotExist:
         abort(404)
+    integration.organization = g.org  # the same row: no second query for it
+    return integration
 
 
 def add_org_slug(endpoint: str, values: dict) -> None:

@@ -71,6 +71,11 @@ def test_every_state_changing_route_refuses_a_request_without_csrf_token(app, au
                 # without an API key is refused outright (DESIGN §11).
                 assert response.status_code == 401, (rule.rule, method, response.status_code)
                 continue
+            if rule.endpoint == "account.unsubscribe":
+                # One click from a mail client carries no CSRF token (RFC 8058): the signed
+                # link is the key, and a link Ledgerlink did not sign finds nothing.
+                assert response.status_code == 404, (rule.rule, method, response.status_code)
+                continue
             assert response.status_code == 400, (rule.rule, method, response.status_code)
             assert (
                 "form" in response.get_data(as_text=True).lower()

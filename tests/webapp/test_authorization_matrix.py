@@ -62,6 +62,7 @@ ACCESS = {
     "admin.member_remove": PLATFORM,
     "dashboard.home": MEMBER,
     "dashboard.summary": MEMBER,
+    "dashboard.integration": MEMBER,
     "runs.index": MEMBER,
     "runs.show": MEMBER,
     "claims.index": MEMBER,

@@ -297,3 +297,18 @@ def test_each_person_chooses_how_often_and_in_which_language(app, auth, client, 
     # Without the CSRF token nothing changes.
     assert client.post("/account/notifications", data={"notify": "off"}).status_code == 400
     assert User.get_by_id(kari.id).notify == "digest"
+
+
+def test_a_mail_server_that_is_down_delays_the_message_but_does_not_lose_it(app, sandbox, mailbox):
+    nbf = organisation(sandbox)
+    app.config["SMTP_PORT"] = devmail.free_port()  # nothing listens there
+    sandbox.revoke_xledger_token(nbf.token)
+    assert probe.run_check(nbf.integration.id) == "failed"
+    waiting = list(Notification.select())
+    assert len(waiting) == 2 and {n.status for n in waiting} == {"queued"}
+    assert {n.attempts for n in waiting} == {1}
+    assert notify.any_waiting(utcnow() + dt.timedelta(minutes=2))
+    app.config["SMTP_PORT"] = mailbox.port  # back up
+    assert notify.deliver_pending(utcnow() + dt.timedelta(minutes=2)) == 2
+    assert {n.status for n in Notification.select()} == {"sent"}
+    assert sorted(m["To"] for m in mailbox.messages) == sorted([ADMIN_EN, ADMIN_NB])

@@ -70,7 +70,9 @@ def test_card_shows_state_times_schedule_chart_and_actions(auth, client, org, in
     assert "Every day at 02:30" in card
     assert 'role="img"' in card
     assert "Last 5 runs: 3 succeeded, 1 partly, 1 failed" in card
-    assert card.count('<rect class="run--') == 5
+    # One bar per run, drawn by outcome: the failed run's bar is the short one.
+    assert 'data-runs="5"' in card
+    assert re.search(r'<path class="run--failed" d="M\d+ 28h8v12h-8z">', card)
     for label in (
         "Export now",
         "Test connection",
@@ -277,3 +279,45 @@ def test_empty_dashboard_offers_setup_only_to_admins(auth, client, org):
     page = client.get("/o/nbf/?lang=en").get_data(as_text=True)
     assert "No accounting system is connected yet." in page
     assert 'href="/o/nbf/integrations/new"' in page
+
+
+def test_the_run_history_shows_fifty_runs_and_links_to_older_ones(auth, client, org, integration):
+    runs_of(integration, *["succeeded"] * 55)
+    auth.login("admin@example.org")
+
+    page = client.get(f"/o/nbf/integrations/{integration.id}/runs?lang=en").get_data(as_text=True)
+
+    assert page.count('<tr id="run-') == 50
+    assert "The latest 50 exports, newest first" in page
+    older = re.search(r'<a href="([^"]+)" id="older-runs">Older exports</a>', page).group(1)
+    rest = client.get(older.replace("&amp;", "&")).get_data(as_text=True)
+    assert rest.count('<tr id="run-') == 5
+    assert "5 older exports, newest first" in rest
+    assert 'id="older-runs"' not in rest
+    oldest = min(run.id for run in SyncRun.select())
+    assert f'id="run-{oldest}"' in rest and f'id="run-{oldest}"' not in page
+
+
+def test_many_integrations_are_listed_compactly_each_with_a_page_of_its_own(
+    app, auth, client, make
+):
+    from tests.webapp.exporting import connected_xledger
+    from webapp.services.health import issues as connection_issues
+
+    org = make.org("Storforeningen", slug="stor")
+    make.member(org, "kari@example.org", "coordinator_admin")
+    auth.login("kari@example.org")
+    few = [connected_xledger(org, name=f"Xledger {n}") for n in range(6)]
+    page = client.get("/o/stor/?lang=en").get_data(as_text=True)
+    assert 'id="integration-cards"' in page and 'id="integration-list"' not in page
+    many = few + [connected_xledger(org, name=f"Xledger {n}") for n in range(6, 20)]
+    connection_issues.record_failure(many[3], "auth", None, "check")
+    response = client.get("/o/stor/?lang=en")
+    page = response.get_data(as_text=True)
+    assert 'id="integration-list"' in page and 'id="integration-cards"' not in page
+    assert "1 of 20 integrations needs attention." in page
+    assert "The accounting system rejected the sign-in, for 1 minute" in page
+    assert len(response.data) <= 40 * 1024  # uncompressed, 20 integrations
+    one = client.get(f"/o/stor/integrations/{many[3].id}?lang=en").get_data(as_text=True)
+    assert f'id="card-{many[3].id}"' in one and f'id="export-now-{many[3].id}"' in one
+    assert "Integration: Xledger 3" in one

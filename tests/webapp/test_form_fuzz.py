@@ -48,7 +48,7 @@ SKIP = {"auth.logout"}
 
 
 @pytest.fixture
-def admin_world(auth, client, make):
+def admin_world(app, auth, client, make):
     org = make.org("Fuzz-foreningen", slug="fuzz")
     # A platform admin who is also the organisation's coordinator-admin reaches every form.
     make.member(org, "admin@example.org", "coordinator_admin")
@@ -60,7 +60,13 @@ def admin_world(auth, client, make):
         integration=integration, credential_version=1, status="passed", fingerprint="f"
     )
     auth.login("admin@example.org")
+    from webapp.models import User
+    from webapp.services.health import mail
+
+    with app.test_request_context():
+        unsubscribe = mail.unsubscribe_token(User.get(User.email == "admin@example.org"))
     ids = {
+        "token": unsubscribe,
         "org_slug": org.slug,
         "integration_id": str(integration.id),
         "run_id": str(run.id),

@@ -107,6 +107,9 @@ def test_existing_data_on_sqlite(tmp_path):
 def _down_and_up(database) -> None:
     with database.connection_context():
         upgrade(database)
+        assert runner(database).down() == ["0006_walk"]
+        assert runner(database).down() == ["0005_health"]
+        assert "connection_issue" not in database.get_tables()
         assert runner(database).down() == ["0004_run_notes"]
         assert runner(database).down() == ["0003_session_epoch"]
         assert runner(database).down() == ["0002_claims_api"]

@@ -122,7 +122,8 @@ def test_choosing_a_type_shows_exactly_its_credential_fields(client, org, token,
     integration = start(client, token, type_key)
     assert integration.status == "draft"
     html = client.get(step_url(integration, "credentials") + "?lang=en").get_data(as_text=True)
-    assert input_names(html) == fields
+    # … and the secret's end date, optional (issue 14: warnings before it expires).
+    assert input_names(html) == [*fields, "valid_until"]
     assert 'type="password"' in html and 'autocomplete="new-password"' in html
     # Each field has a label, and help with a link to where the value is found.
     for name in fields:

@@ -17,8 +17,7 @@ from contextlib import ExitStack
 from werkzeug.serving import run_simple
 
 DEMO_EMAIL = "koordinator@demo.ledgerlink.no"
-# The sandbox's usual port; LEDGERLINK_SANDBOX_PORT chooses another (e.g. on a port clash).
-SANDBOX_PORT = 8765
+SANDBOX_PORT = int(os.environ.get("LEDGERLINK_SANDBOX_PORT", "8765"))
 
 
 def _demo_identity_provider(stack: ExitStack, port: int) -> str:
@@ -43,26 +42,12 @@ def _demo_identity_provider(stack: ExitStack, port: int) -> str:
 
 
 def _sandbox(stack: ExitStack) -> str:
-    """Start the accounting sandbox on LEDGERLINK_SANDBOX_PORT (a port chosen on purpose must
-    be the one used: stop with a message when it is taken), else on 8765 or any free port."""
     from sandbox.server import serve
 
-    chosen = os.environ.get("LEDGERLINK_SANDBOX_PORT", "").strip()
-    if chosen:
-        if not chosen.isdigit() or not 0 < int(chosen) < 65536:
-            raise SystemExit(f"LEDGERLINK_SANDBOX_PORT must be a port number, not {chosen!r}.")
-        try:
-            server = serve(port=int(chosen), burst_limit=True)
-        except (OSError, SystemExit):  # werkzeug exits when the port is in use
-            raise SystemExit(
-                f"The sandbox cannot use port {chosen} (LEDGERLINK_SANDBOX_PORT): it is in "
-                "use. Choose a free port, e.g. LEDGERLINK_SANDBOX_PORT=8766 make run."
-            ) from None
-    else:
-        try:
-            server = serve(port=SANDBOX_PORT, burst_limit=True)
-        except (OSError, SystemExit):  # the usual port is taken: any free one will do
-            server = serve(port=0, burst_limit=True)
+    try:
+        server = serve(port=SANDBOX_PORT, burst_limit=True)
+    except (OSError, SystemExit):  # the usual port is taken: any free one will do
+        server = serve(port=0, burst_limit=True)
     stack.callback(server.shutdown)
     return server.url
 
@@ -135,19 +120,19 @@ def _banner(app, port: int, summary: str, mail_page: str | None) -> None:
         f"""
 Ledgerlink is running: http://127.0.0.1:{port}
 
-  Sign in: open the address, choose "Logg inn" (English page: "Sign in"), then pick
+  Sign in: open the address, choose "Logg inn" (on the English page: "Sign in"), then pick
            {DEMO_EMAIL} on the demo sign-in page (no password).
   Demo data: {summary}
   Jobs: {jobs}
   E-mail: {mail}
   Accounting sandbox: {app.config["SANDBOX_URL"]}/_sandbox/  (control page)
-    Xledger API token:      {demo.XLEDGER_TOKEN}  (environment production or demo)
-    Xledger entity code:    {demo.XLEDGER_ENTITY_CODE}  (optional: leave it empty for the token's own)
+    Xledger API token:      {demo.XLEDGER_TOKEN}  (environment production or demo, entity code {demo.XLEDGER_ENTITY_CODE})
     Dynamics tenant id:     {demo.TENANT_ID}
     Dynamics client id:     {demo.CLIENT_ID}
     Dynamics client secret: {demo.CLIENT_SECRET}
     Dataverse environment:  {demo.DATAVERSE_URL}  table {demo.DATAVERSE_TABLE}
     Business Central:       environment {demo.BC_ENVIRONMENT}, company "{demo.BC_COMPANY_NAME}", journal {demo.BC_JOURNAL}
+    Tripletex:              consumer token {demo.TRIPLETEX_CONSUMER_TOKEN}, employee token {demo.TRIPLETEX_EMPLOYEE_TOKEN} (environment test)
 
 Stop with Ctrl+C.
 """,

@@ -12,13 +12,23 @@ state a coordinator sees is derived from the integration's status and its latest
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from peewee import fn
 
 from adapters import get_type
 from adapters.types import Text
-from webapp.models import ConnectionIssue, Integration, Organization, SyncRun, SyncSchedule
+from webapp.models import (
+    RUN_FINAL,
+    ConnectionIssue,
+    Integration,
+    Organization,
+    SyncRun,
+    SyncSchedule,
+)
 from webapp.schedule import Schedule, describe
 from webapp.services.health import expiry as secret_expiry
 from webapp.services.health import issues as connection_issues
@@ -33,11 +43,13 @@ BAR_HEIGHTS = {"succeeded": 40, "partial": 26, "failed": 12, "running": 40, "que
 
 @dataclass
 class Bar:
-    run: SyncRun
+    run_id: int
     x: int
     y: int
     height: int
-    status: str
+    status: str  # how the bar is drawn: a queued run is drawn as running
+    run_status: str
+    at: dt.datetime | None  # when the run started (or was created)
 
 
 @dataclass
@@ -51,6 +63,33 @@ class Chart:
     def total(self) -> int:
         return len(self.bars)
 
+    @property
+    def paths(self) -> list[tuple[str, str]]:
+        """(status, SVG path data) with every bar of that status: the dashboard draws a
+        card's chart in a few short elements instead of one element per run."""
+        shapes: dict[str, list[str]] = {}
+        for bar in self.bars:
+            shapes.setdefault(bar.status, []).append(
+                f"M{bar.x} {bar.y}h{BAR_WIDTH}v{bar.height}h-{BAR_WIDTH}z"
+            )
+        return [(status, "".join(parts)) for status, parts in shapes.items()]
+
+
+class RunPoint(NamedTuple):
+    """What a card's chart and state need of a run, read as plain tuples (the chart on a
+    card says when each run was only in its summary, so no times are read)."""
+
+    id: int
+    integration_id: int
+    status: str
+    job_id: str | None
+    started_at: dt.datetime | None = None
+    created_at: dt.datetime | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in RUN_FINAL
+
 
 @dataclass
 class Card:
@@ -59,7 +98,6 @@ class Card:
     state: str
     state_class: str
     schedule: SyncSchedule | None
-    runs: list[SyncRun] = field(default_factory=list)
     chart: Chart | None = None
     # The run under way (queued or running, with a job), and a retry waiting for its time.
     active_run: SyncRun | None = None
@@ -68,6 +106,16 @@ class Card:
     # Connection health: open issues (oldest first) and the secret's end date, if entered.
     issues: list[ConnectionIssue] = field(default_factory=list)
     expiry: secret_expiry.Expiry | None = None
+
+    @property
+    def attention(self) -> bool:
+        """Anything a coordinator should look at: its state, an open problem, an expiring
+        secret."""
+        return (
+            self.state != "connected"
+            or bool(self.issues)
+            or bool(self.expiry is not None and self.expiry.level)
+        )
 
     @property
     def stopped(self) -> dict | None:
@@ -146,16 +194,15 @@ def build_cards(integrations: list[Integration]) -> list[Card]:
     schedules = {
         s.integration_id: s for s in SyncSchedule.select().where(SyncSchedule.integration.in_(ids))
     }
-    runs = _recent_runs(ids)
+    points = _recent_points(ids)
+    runs = _runs_shown(points)
     open_issues = connection_issues.open_for(ids)
     zone = integrations[0].organization.time_zone
     expiries = secret_expiry.current(integrations, zone)
     out = []
     for integration in integrations:
-        mine = runs.get(integration.id, [])
-        last = next((r for r in mine if r.is_final), None)
-        active = next((r for r in mine if not r.is_final and r.job_id is not None), None)
-        waiting = next((r for r in mine if not r.is_final and r.job_id is None), None)
+        mine = points.get(integration.id, [])
+        last, active, waiting = (runs.get(point.id) if point else None for point in _shown(mine))
         state, css = state_of(integration, last, expiries.get(integration.id))
         try:
             name = get_type(integration.type_key).name
@@ -168,7 +215,6 @@ def build_cards(integrations: list[Integration]) -> list[Card]:
                 state=state,
                 state_class=css,
                 schedule=schedules.get(integration.id),
-                runs=mine,
                 chart=chart(mine),
                 active_run=active,
                 waiting_retry=waiting,
@@ -180,25 +226,60 @@ def build_cards(integrations: list[Integration]) -> list[Card]:
     return out
 
 
-def _recent_runs(ids: list[int]) -> dict[int, list[SyncRun]]:
-    """The latest CHART_RUNS runs of each integration, newest first, in one query."""
+def _recent_points(ids: list[int]) -> dict[int, list[RunPoint]]:
+    """The latest CHART_RUNS runs of each integration, newest first, in one query of the
+    few columns the cards need (not the runs' messages and notes)."""
     position = (
         fn.ROW_NUMBER()
         .over(partition_by=[SyncRun.integration], order_by=[SyncRun.id.desc()])
         .alias("position")
     )
-    ranked = SyncRun.select(SyncRun, position).where(SyncRun.integration.in_(ids)).alias("ranked")
-    query = SyncRun.select(ranked.c.id).from_(ranked).where(ranked.c.position <= CHART_RUNS)
-    wanted = [run_id for (run_id,) in query.tuples()]
-    out: dict[int, list[SyncRun]] = {}
-    if not wanted:
-        return out
-    for run in SyncRun.select().where(SyncRun.id.in_(wanted)).order_by(SyncRun.id.desc()):
-        out.setdefault(run.integration_id, []).append(run)
+    ranked = (
+        SyncRun.select(
+            SyncRun.id,
+            SyncRun.integration,
+            SyncRun.status,
+            SyncRun.job_id,
+            position,
+        )
+        .where(SyncRun.integration.in_(ids))
+        .alias("ranked")
+    )
+    query = (
+        SyncRun.select(
+            ranked.c.id,
+            ranked.c.integration_id,
+            ranked.c.status,
+            ranked.c.job_id,
+        )
+        .from_(ranked)
+        .where(ranked.c.position <= CHART_RUNS)
+        .order_by(ranked.c.id.desc())
+    )
+    out: dict[int, list[RunPoint]] = {}
+    for row in query.tuples():
+        point = RunPoint(*row)
+        out.setdefault(point.integration_id, []).append(point)
     return out
 
 
-def chart(runs_newest_first: list[SyncRun]) -> Chart:
+def _shown(points: list[RunPoint]) -> tuple[RunPoint | None, RunPoint | None, RunPoint | None]:
+    """The latest final run, the run under way (with a job) and a retry waiting for its time."""
+    last = next((p for p in points if p.is_final), None)
+    active = next((p for p in points if not p.is_final and p.job_id is not None), None)
+    waiting = next((p for p in points if not p.is_final and p.job_id is None), None)
+    return last, active, waiting
+
+
+def _runs_shown(points: dict[int, list[RunPoint]]) -> dict[int, SyncRun]:
+    """The whole rows of the runs a card shows (status, message), in one query."""
+    wanted = [p.id for mine in points.values() for p in _shown(mine) if p is not None]
+    if not wanted:
+        return {}
+    return {run.id: run for run in SyncRun.select().where(SyncRun.id.in_(wanted))}
+
+
+def chart(runs_newest_first: Sequence[SyncRun | RunPoint]) -> Chart:
     """Bars for the latest runs, oldest on the left, newest on the right."""
     runs = list(reversed(runs_newest_first[:CHART_RUNS]))
     counts = {"succeeded": 0, "partial": 0, "failed": 0, "running": 0}
@@ -210,11 +291,13 @@ def chart(runs_newest_first: list[SyncRun]) -> Chart:
         height = BAR_HEIGHTS[status]
         bars.append(
             Bar(
-                run=run,
+                run_id=run.id,
                 x=offset + n * (BAR_WIDTH + BAR_GAP),
                 y=CHART_HEIGHT - height,
                 height=height,
                 status="running" if status == "queued" else status,
+                run_status=run.status,
+                at=run.started_at or run.created_at,
             )
         )
     return Chart(bars=bars, counts=counts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -31,6 +32,8 @@ from webapp.services import dashboard, integrations
 from webapp.services.integrations import StaleVersion
 
 bp = Blueprint("dashboard", __name__, url_prefix="/o/<org_slug>")
+# With more integrations than this, the dashboard lists them compactly.
+COMPACT_AFTER = 6
 org_blueprint_setup(bp)
 home_bp = Blueprint("home", __name__)
 
@@ -87,23 +90,32 @@ def home():
     """Show the organisation's integrations and what needs attention."""
     cards = dashboard.cards(g.org)
     archived = [c.integration for c in cards if c.integration.status == "archived"]
+    active = [c for c in cards if c.integration.status != "archived"]
     return render_template(
         "dashboard/home.html",
-        cards=[c for c in cards if c.integration.status != "archived"],
+        cards=active,
         archived=archived,
+        # Many integrations: one short entry each (state, problems, times) leading to the
+        # integration's own page, so the list stays quick to read, to hear and to load.
+        compact=len(active) > COMPACT_AFTER,
     )
+
+
+@bp.get("/integrations/<int:integration_id>")
+def integration(integration_id: int):
+    """One integration's card on a page of its own (the compact dashboard links here)."""
+    found = integration_or_404(integration_id)
+    return render_template("dashboard/integration.html", card=dashboard.card(found))
 
 
 @bp.get("/integrations/<int:integration_id>/summary")
 def summary(integration_id: int):
     """One card's summary (status, times, chart); the whole dashboard outside htmx."""
     integration = integration_or_404(integration_id)
-    return htmx.render(
-        "dashboard/home.html",
-        "dashboard/_summary.html",
-        cards=dashboard.cards(g.org),
-        card=dashboard.card(integration),
-    )
+    context: dict[str, Any] = {"card": dashboard.card(integration)}
+    if not htmx.is_fragment_request():
+        context["cards"] = dashboard.cards(g.org)  # the whole dashboard, only when shown
+    return htmx.render("dashboard/home.html", "dashboard/_summary.html", **context)
 
 
 @bp.post("/integrations/<int:integration_id>/pause")

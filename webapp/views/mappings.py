@@ -53,7 +53,7 @@ def _add_integration_id(endpoint: str, values: dict) -> None:
 @bp.get("/")
 def index():
     """Show every target field's source, the code check and the preview."""
-    return _respond("mappings/_rows.html", **_page_context())
+    return htmx.render(PAGE, "mappings/_rows.html", **_page_context())
 
 
 @bp.get("/fields/<target>")
@@ -236,7 +236,7 @@ def _common() -> dict:
     }
 
 
-def _preview_context(claim_ids: list[int] | None = None) -> dict:
+def _preview_context(claim_ids: list[int] | None = None, stored=None, caches=None) -> dict:
     choices = mappings.sample_claims(g.integration)
     if claim_ids is not None:
         wanted = set(claim_ids)
@@ -246,13 +246,15 @@ def _preview_context(claim_ids: list[int] | None = None) -> dict:
     return {
         "claim_choices": choices,
         "chosen_ids": {c.id for c in chosen},
-        "previews": mappings.preview(g.integration, g.itype, chosen),
+        "previews": mappings.preview(g.integration, g.itype, chosen, stored, caches),
     }
 
 
-def _reference_context(problem: tuple[str, str | None] | None = None, rows=None) -> dict:
+def _reference_context(
+    problem: tuple[str, str | None] | None = None, rows=None, references=None
+) -> dict:
     return {
-        "reference": mappings.reference_state(g.integration, g.itype, rows),
+        "reference": mappings.reference_state(g.integration, g.itype, rows, references),
         "reference_problem": problem,
     }
 
@@ -263,14 +265,17 @@ def _page_context(
     claim_ids: list[int] | None = None,
     reference_problem: tuple[str, str | None] | None = None,
 ) -> dict:
-    rows = mappings.editor_rows(g.integration, g.itype)
+    # Read once for the rows, the code check and the preview.
+    stored = mappings.stored_rows(g.integration)
+    references = mappings.all_references(g.integration)
+    rows = mappings.editor_rows(g.integration, g.itype, stored, references[0])
     context = _common()
     context.update(
         rows=rows,
         drafts=drafts or {},
         has_rows=any(r.row is not None for r in rows),
-        **_reference_context(reference_problem, rows),
-        **_preview_context(claim_ids),
+        **_reference_context(reference_problem, rows, references),
+        **_preview_context(claim_ids, stored, references[0]),
     )
     return context
 

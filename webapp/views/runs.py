@@ -15,7 +15,8 @@ from webapp.services.exports import claims as run_claims
 bp = Blueprint("runs", __name__, url_prefix="/o/<org_slug>")
 org_blueprint_setup(bp)
 
-HISTORY_LENGTH = 100
+# Runs per page of the history (a page of a phone's worth; older ones a link away).
+HISTORY_LENGTH = 50
 
 
 @bp.post("/integrations/<int:integration_id>/export")
@@ -116,10 +117,21 @@ def _send_again_refused(again: run_claims.Again, number: str) -> str:
 def index(integration_id: int):
     """The integration's run history, newest first."""
     integration = integration_or_404(integration_id)
-    runs = exports.recent_runs(integration.id, HISTORY_LENGTH)
-    card = dashboard.card(integration)
+    before = request.args.get("before", type=int)
+    # One more than a page tells whether older runs follow.
+    runs = exports.recent_runs(integration.id, HISTORY_LENGTH + 1, before)
+    older = runs[HISTORY_LENGTH - 1].id if len(runs) > HISTORY_LENGTH else None
+    runs = runs[:HISTORY_LENGTH]
     return htmx.render(
-        "runs/index.html", "runs/_table.html", integration=integration, runs=runs, card=card
+        "runs/index.html",
+        "runs/_table.html",
+        integration=integration,
+        runs=runs,
+        chart=dashboard.chart(runs),
+        older_than=before,
+        older_url=url_for("runs.index", integration_id=integration.id, before=older)
+        if older
+        else None,
     )
 
 

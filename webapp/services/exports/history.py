@@ -32,11 +32,9 @@ def failed_items(run: SyncRun) -> list[ExportItem]:
     )
 
 
-def recent_runs(integration_id: int, limit: int = 30) -> list[SyncRun]:
-    """The latest runs, newest first."""
-    return list(
-        SyncRun.select()
-        .where(SyncRun.integration == integration_id)
-        .order_by(SyncRun.id.desc())
-        .limit(limit)
-    )
+def recent_runs(integration_id: int, limit: int = 30, before: int | None = None) -> list[SyncRun]:
+    """The latest runs, newest first (`before`: only runs older than that run id)."""
+    query = SyncRun.select().where(SyncRun.integration == integration_id)
+    if before is not None:
+        query = query.where(SyncRun.id < before)
+    return list(query.order_by(SyncRun.id.desc()).limit(limit))

@@ -129,6 +129,7 @@ def _create(integration: Integration, kind: str, key: str, payload: dict) -> int
 
 MAX_ATTEMPTS = 5
 RETRY_AFTER = dt.timedelta(minutes=1)
+STUCK = dt.timedelta(minutes=15)
 
 
 def deliver_pending(now: dt.datetime | None = None, limit: int = 200) -> int:
@@ -142,7 +143,11 @@ def deliver_pending(now: dt.datetime | None = None, limit: int = 200) -> int:
         Notification.select(Notification, User)
         .join(User, JOIN.INNER, on=(Notification.user == User.id))
         .where(
-            (Notification.status == "queued")
+            (
+                (Notification.status == "queued")
+                # A sender that died mid-send left it "sending": better twice than never.
+                | ((Notification.status == "sending") & (Notification.created_at <= now - STUCK))
+            )
             & (Notification.attempts < MAX_ATTEMPTS)
             & ((Notification.attempts == 0) | (Notification.created_at <= now - RETRY_AFTER))
         )
@@ -154,7 +159,11 @@ def deliver_pending(now: dt.datetime | None = None, limit: int = 200) -> int:
         # Taken by one sender only: a second one updates nothing and moves on.
         taken = (
             Notification.update(attempts=Notification.attempts + 1, status="sending")
-            .where((Notification.id == note.id) & (Notification.status == "queued"))
+            .where(
+                (Notification.id == note.id)
+                & (Notification.status == note.status)
+                & (Notification.attempts == note.attempts)
+            )
             .execute()
         )
         if not taken:
@@ -164,8 +173,15 @@ def deliver_pending(now: dt.datetime | None = None, limit: int = 200) -> int:
             continue
         try:
             mail.send_notification(note.user, [note])
-        except mail.SendFailed as failure:
-            log.warning("notification %s to user %s not sent: %s", note.id, note.user_id, failure)
+        except Exception as failure:  # noqa: BLE001 - one message never stops the others
+            if isinstance(failure, mail.SendFailed):
+                log.warning(
+                    "notification %s to user %s not sent: %s", note.id, note.user_id, failure
+                )
+            else:
+                log.exception(
+                    "notification %s to user %s could not be written", note.id, note.user_id
+                )
             status = "failed" if note.attempts + 1 >= MAX_ATTEMPTS else "queued"
             Notification.update(status=status).where(Notification.id == note.id).execute()
             continue

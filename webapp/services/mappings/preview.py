@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from peewee import prefetch
 
 from adapters import get_adapter
 from adapters.types import IntegrationType, Text, Voucher
@@ -19,7 +20,9 @@ from webapp import mapping as resolver
 from webapp.mapping.table import VoucherTable, voucher_table
 from webapp.models import (
     ExpenseClaim,
+    ExpenseClaimLine,
     Integration,
+    ReferenceCache,
 )
 from webapp.services.mappings.rows import (
     CODE_WHAT,
@@ -46,8 +49,9 @@ class ClaimPreview:
 
 
 def sample_claims(integration: Integration, limit: int = PREVIEW_CHOICES) -> list[ExpenseClaim]:
-    """The organisation's latest approved claims, newest first."""
-    return list(
+    """The organisation's latest approved claims, newest first, with their lines (two
+    queries whatever their number)."""
+    claims = (
         ExpenseClaim.select()
         .where(
             (ExpenseClaim.organization == integration.organization_id)
@@ -56,18 +60,26 @@ def sample_claims(integration: Integration, limit: int = PREVIEW_CHOICES) -> lis
         .order_by(ExpenseClaim.approved_at.desc(nulls="LAST"), ExpenseClaim.id.desc())
         .limit(limit)
     )
+    return list(prefetch(claims, ExpenseClaimLine.select()))
 
 
 def preview(
-    integration: Integration, itype: IntegrationType, claims: Iterable[ExpenseClaim]
+    integration: Integration,
+    itype: IntegrationType,
+    claims: Iterable[ExpenseClaim],
+    rows: Mapping[str, resolver.MappingRow] | None = None,
+    caches: Mapping[str, ReferenceCache] | None = None,
 ) -> list[ClaimPreview]:
-    """Resolve the claims with the stored mapping: each claim's payload or its errors."""
+    """Resolve the claims with the stored mapping: each claim's payload or its errors.
+
+    `rows` and `caches`: the stored rows and fetched codes the page read already."""
     claims = list(claims)
-    rows = list(stored_rows(integration).values())
+    rows = stored_rows(integration) if rows is None else rows
+    caches = cached_references(integration) if caches is None else caches
     data = [resolver.ClaimData.from_model(claim) for claim in claims]
     vouchers, errors = resolver.resolve_claims(
         itype,
-        rows,
+        list(rows.values()),
         data,
         integration_id=integration.id,
         tz=integration.organization.time_zone,

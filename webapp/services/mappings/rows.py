@@ -194,6 +194,17 @@ def cached_references(integration: Integration) -> dict[str, ReferenceCache]:
     }
 
 
+def all_references(integration: Integration) -> tuple[dict[str, ReferenceCache], dict[str, dict]]:
+    """`cached_references` and `skipped_references` in one query (the editor's page)."""
+    cached, skipped = {}, {}
+    for c in ReferenceCache.select().where(ReferenceCache.integration == integration):
+        if c.skipped is None:
+            cached[c.kind] = c
+        else:
+            skipped[c.kind] = c.skipped
+    return cached, skipped
+
+
 def skipped_references(integration: Integration) -> dict[str, dict]:
     """Kinds the system would not list at the last fetch → the note saying why."""
     return {
@@ -223,10 +234,14 @@ def code_flags(
 
 
 def reference_state(
-    integration: Integration, itype: IntegrationType, rows: list[RowState] | None = None
+    integration: Integration,
+    itype: IntegrationType,
+    rows: list[RowState] | None = None,
+    references: tuple[dict[str, ReferenceCache], dict[str, dict]] | None = None,
 ) -> ReferenceState:
-    caches = cached_references(integration)
-    state = ReferenceState(reference_kinds(itype), caches, skipped=skipped_references(integration))
+    """`references`: what `all_references` read already for the same page."""
+    caches, skipped = all_references(integration) if references is None else references
+    state = ReferenceState(reference_kinds(itype), caches, skipped=skipped)
     rows = editor_rows(integration, itype, caches=caches) if rows is None else rows
     stored = [r.row for r in rows if r.row is not None]
     state.checked_codes = sum(
