@@ -41,6 +41,7 @@ from adapters.business_central.spec import (
 from adapters.checks import run_checks
 from adapters.errors import AdapterError, ConfigError, DataError, PermissionError
 from adapters.microsoft import MicrosoftAdapter, json_object, odata_quote, odata_url
+from adapters.suggest import did_you_mean
 from adapters.types import (
     TENANT_PATTERN,
     CheckResult,
@@ -110,9 +111,13 @@ class BusinessCentralAdapter(MicrosoftAdapter):
                     self._company_id = str(company["id"])
                     break
             else:
-                known = ", ".join(sorted(str(c.get("name")) for c in companies)) or "–"
+                listed = sorted(str(c.get("name")) for c in companies)
+                message = COMPANY_NOT_FOUND.format(
+                    company=self.company, known=", ".join(listed) or "–"
+                )
+                hint = did_you_mean(self.company, listed)
                 raise ConfigError(
-                    COMPANY_NOT_FOUND.format(company=self.company, known=known),
+                    Text(message.nb + hint.nb, message.en + hint.en),
                     provider_code="company_not_found",
                     field="company",
                 )
@@ -130,9 +135,10 @@ class BusinessCentralAdapter(MicrosoftAdapter):
                 message = JOURNAL_NOT_FOUND.format(journal=self.journal, company=self.company)
                 known = self._journal_codes()
                 if known:
+                    hint = did_you_mean(self.journal, known.split(", "))
                     message = Text(
-                        message.nb + JOURNALS_THERE.nb.format(known=known),
-                        message.en + JOURNALS_THERE.en.format(known=known),
+                        message.nb + JOURNALS_THERE.nb.format(known=known) + hint.nb,
+                        message.en + JOURNALS_THERE.en.format(known=known) + hint.en,
                     )
                 raise ConfigError(message, provider_code="journal_not_found", field="journal")
             self._journal_id = str(mine[0]["id"])

@@ -15,6 +15,9 @@ from adapters.types import (
 
 HOSTS = {"production": "www.xledger.net", "demo": "demo.xledger.net"}
 API_TOKENS_URL = "https://www.xledger.net/f/api-tokens"
+# Xledger's help articles (ACCOUNTING_APIS §1): production vs demo, and a token's entity.
+ENVIRONMENTS_URL = "https://xledgerukinternal.zendesk.com/hc/en-us/articles/23682919258514"
+ENTITIES_URL = "https://xledgerukinternal.zendesk.com/hc/en-us/articles/8715787519634"
 
 # Xledger's limit on the line text is not published; 250 is what its UI accepts. UNCONFIRMED.
 TEXT_LENGTH = 250
@@ -169,7 +172,7 @@ TYPE = IntegrationType(
                 "Tokens created in demo only work in demo and are deleted when demo is "
                 "refreshed from production (about every two weeks).",
             ),
-            help_url=API_TOKENS_URL,
+            help_url=ENVIRONMENTS_URL,
         ),
         CredentialField(
             name="entity_code",
@@ -185,9 +188,9 @@ TYPE = IntegrationType(
                 "Fyll inn bare hvis bilagene skal til et annet firma enn det nøkkelen ble "
                 "laget i, for eksempel en underenhet.",
                 "Fill in only when vouchers go to another entity than the one the token was "
-                "created in, for example a sub-entity.",
+                "created in, for example a sub-entity. Example: NBF.",
             ),
-            help_url=API_TOKENS_URL,
+            help_url=ENTITIES_URL,
             max_length=30,
         ),
     ),

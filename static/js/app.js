@@ -5,6 +5,7 @@
  *   [data-autofocus], h1/h2[tabindex="-1"]  receive focus after a user-triggered swap
  *   .error-summary                           receives focus when it appears
  *   [data-confirm="Question?"]               native confirm() before the form submits
+ *   table.table--stack                       cells labelled by their column header
  *   .flash-region[data-msg-network-error]    text shown when an htmx request cannot reach
  *   .flash-region[data-msg-request-error]    the server / gets an error status (translated
  *                                            in the template; nb/en fallback here)
@@ -203,9 +204,53 @@
     });
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", focusSummaryOnLoad);
-  } else {
+  /* (f) Stacked tables (.table--stack, one block per row on narrow screens): each cell
+     without a data-label gets its column's header as one, and every part of the table
+     gets its ARIA role, so screen readers keep reading it as a table once CSS stops
+     laying it out as one (Safari drops table semantics for display: block). */
+  var ROLES = { TABLE: "table", ROW: "row", TD: "cell" };
+
+  function labelTables(root) {
+    var tables = root.querySelectorAll ? root.querySelectorAll("table.table--stack") : [];
+    Array.prototype.forEach.call(tables, function (table) {
+      var heads = [];
+      var headRow = table.tHead && table.tHead.rows[0];
+      if (headRow) {
+        Array.prototype.forEach.call(headRow.cells, function (th) {
+          for (var span = 0; span < (th.colSpan || 1); span++) heads.push(th.textContent.trim());
+        });
+      }
+      table.setAttribute("role", ROLES.TABLE);
+      Array.prototype.forEach.call(table.rows, function (row) {
+        row.setAttribute("role", ROLES.ROW);
+        var column = 0;
+        Array.prototype.forEach.call(row.cells, function (cell) {
+          var inHead = row.parentNode === table.tHead;
+          if (cell.tagName === "TH") {
+            cell.setAttribute("role", inHead ? "columnheader" : "rowheader");
+          } else {
+            cell.setAttribute("role", ROLES.TD);
+          }
+          if (!inHead && !cell.hasAttribute("data-label") && heads[column]) {
+            cell.setAttribute("data-label", heads[column]);
+          }
+          column += cell.colSpan || 1;
+        });
+      });
+    });
+  }
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    labelTables(evt.target);
+  });
+
+  function ready() {
     focusSummaryOnLoad();
+    labelTables(document);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", ready);
+  } else {
+    ready();
   }
 })();

@@ -248,3 +248,13 @@ def test_every_documented_error_is_typed(status, code, message, kind, field) -> 
     assert type(error) is kind and error.field == field
     assert error.provider_code == code
     assert "CorrelationId" not in error.message.en
+
+
+def test_a_misspelt_company_or_journal_gets_the_listed_name_it_is_closest_to(bc: Make) -> None:
+    company = bc(company="Cronus Norge").test_connection()[3]
+    assert (company.status, company.field) == ("failed", "company")
+    assert company.message.en.endswith(f"Did you mean “{demo.BC_COMPANY_NAME}”?")
+    assert company.message.nb.endswith(f"Mente du «{demo.BC_COMPANY_NAME}»?")
+    journal = bc(journal="LEDGERLIN").test_connection()[4]
+    assert (journal.status, journal.field) == ("failed", "journal")
+    assert journal.message.en.endswith(f"Did you mean “{demo.BC_JOURNAL}”?")

@@ -149,7 +149,9 @@ def test_credentials_are_sealed_on_submit_and_never_shown_again(client, org, tok
     back = client.get(step_url(integration, "credentials") + "?lang=en")
     html = back.get_data(as_text=True)
     assert demo.XLEDGER_TOKEN not in html
-    assert "Saved " in html and "by Kari" not in html  # the OIDC mock gives no name: email
+    assert (
+        "Entered " in html and "not in use until" in html and "by Kari" not in html
+    )  # the OIDC mock gives no name: email
     assert "kari@example.org" in html and "Replace" in html
     assert "Not tested yet." in html
     assert back.headers["Cache-Control"] == "no-store"

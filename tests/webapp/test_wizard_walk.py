@@ -115,3 +115,32 @@ def test_a_name_already_in_use_is_refused_when_saving(client, org, token, sandbo
     assert response.status_code == 200
     assert "is already called" in html and 'href="#field-name"' in html
     assert Integration.get_by_id(integration.id).status == "draft"
+
+
+def test_the_secret_id_pasted_as_the_secret_is_caught_at_its_field(client, org, token):
+    from tests.webapp.wizard_helpers import DATAVERSE
+
+    integration = start(client, token, "dynamics_dataverse")
+    response = client.post(
+        step_url(integration, "credentials") + "?lang=en",
+        data={
+            "csrf_token": token,
+            **DATAVERSE,
+            "client_secret": "0b9c7a2e-4f1d-4c3a-9a55-2d1e0c3b8f10",
+            "tenant_id": "https://login.microsoftonline.com/" + DATAVERSE["tenant_id"],
+        },
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'id="error-client_secret"' in html and "looks like the secret&#39;s ID" in html
+    assert f"Did you mean {DATAVERSE['tenant_id']}?" in html
+
+
+def test_the_summary_and_mapping_show_words_not_internal_values(client, org, token):
+    integration = _to_schedule(client, token)
+    mapping = client.get(step_url(integration, "mapping") + "?lang=en").get_data(as_text=True)
+    assert "Mileage allowance (mileage) → 7100" in mapping
+    client.post(step_url(integration, "schedule"), data={"csrf_token": token, "kind": "manual"})
+    summary = client.get(step_url(integration, "save") + "?lang=en").get_data(as_text=True)
+    assert "Production (www.xledger.net)" in summary
+    assert "<dd>production</dd>" not in summary.replace("\n", "").replace(" ", "")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 from peewee import JOIN
 
-from adapters import get_type
+from adapters import get_type, paste
 from adapters.types import CredentialField, IntegrationType
 from webapp.db import db
 from webapp.i18n import text
@@ -101,7 +101,9 @@ def validate(
             else:
                 values[f.name] = ""
             continue
-        error = _field_error(f, raw)
+        # A known paste mistake says more than "not the right form".
+        pasted = paste.mistake(f.name, raw, form)
+        error = text(pasted) if pasted is not None else _field_error(f, raw)
         if error:
             errors[f.name] = error
         else:

@@ -406,7 +406,9 @@ def _describe_source(row) -> str:
     if row.kind == "constant":
         return _("Always %(value)s", value=row.value)
     if row.kind == "lookup":
-        pairs = ", ".join(f"{key} → {value}" for key, value in row.lookup)
+        pairs = ", ".join(
+            f"{lookup_key_word(row.value, key)} → {value}" for key, value in row.lookup
+        )
         described = _("%(field)s, looked up: %(pairs)s", field=field_label(row.value), pairs=pairs)
         if row.lookup_default:
             described += " " + _("(otherwise %(value)s)", value=row.lookup_default)
@@ -478,3 +480,21 @@ _STEP_CONTEXT: dict[str, Callable[[Any], dict]] = {
     "test": _test_context,
     "save": _save_context,
 }
+
+
+# The host app's usual expense types, as a coordinator calls them (the keys stay as sent).
+EXPENSE_TYPE_WORDS = {
+    "mileage": lambda: _("Mileage allowance"),
+    "travel": lambda: _("Travel"),
+    "meals": lambda: _("Meals"),
+    "course": lambda: _("Course or meeting"),
+    "office": lambda: _("Office supplies"),
+    "other": lambda: _("Other"),
+}
+
+
+@bp.app_template_global()
+def lookup_key_word(source: str, key: str) -> str:
+    """A lookup table's key in words: "Mileage allowance (mileage)" for an expense type."""
+    word = EXPENSE_TYPE_WORDS.get(key) if source.endswith("expense_type") else None
+    return f"{word()} ({key})" if word else key
