@@ -72,6 +72,17 @@ def _banner(process: subprocess.Popen, log: Path) -> str | None:
     return log.read_text()
 
 
+def _answers(url: str, process: subprocess.Popen, log: Path) -> bool:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return urllib.request.urlopen(url, timeout=10).status == 200
+        except OSError:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+
+
 @pytest.mark.slow
 def test_make_run_honours_the_ports_and_prints_the_banner(tmp_path):
     for _attempt in range(3):
@@ -89,8 +100,8 @@ def test_make_run_honours_the_ports_and_prints_the_banner(tmp_path):
         assert f"http://127.0.0.1:{sandbox_port}/_sandbox/" in banner
         assert f"http://127.0.0.1:{app_port}/_dev/mail" in banner
         assert "entity code NBF" in banner and "demo-xledger-token-2026" in banner
-        health = urllib.request.urlopen(f"http://127.0.0.1:{app_port}/healthz", timeout=10)
-        assert health.status == 200
+        # The banner comes just before the web server binds its port: wait for it to answer.
+        assert _answers(f"http://127.0.0.1:{app_port}/healthz", process, log)
         mail_page = urllib.request.urlopen(f"http://127.0.0.1:{app_port}/_dev/mail", timeout=10)
         assert "Ingen e-post ennå" in mail_page.read().decode()
     finally:
