@@ -14,7 +14,7 @@ import threading
 import warnings
 from contextlib import ExitStack
 
-from werkzeug.serving import run_simple
+from werkzeug.serving import make_server
 
 DEMO_EMAIL = "koordinator@demo.ledgerlink.no"
 SANDBOX_PORT = int(os.environ.get("LEDGERLINK_SANDBOX_PORT", "8765"))
@@ -96,8 +96,10 @@ def main() -> int:
             worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"])
             stack.callback(worker.terminate)
         _start_scheduler(app)
+        # Listening before the banner says so: the address it prints answers at once.
+        server = make_server("127.0.0.1", port, app, threaded=True)
         _banner(app, port, summary, mail_page)
-        run_simple("127.0.0.1", port, app, threaded=True, use_reloader=False)
+        server.serve_forever()
     return 0
 
 
