@@ -231,3 +231,35 @@ def test_the_preview_is_a_voucher_table_that_balances_with_the_payload_behind_a_
     phone.goto(demo_mapping + "?lang=en")
     expect(phone.locator("#preview .voucher-balance").first).to_be_visible()
     assert phone.evaluate("document.documentElement.scrollWidth") <= 320
+
+
+def test_a_voucher_that_does_not_balance_says_so_in_words(page, axe_check, app):
+    """The resolver always adds the balancing line, so no mapping can produce this state;
+    the template is rendered directly, with the app's stylesheet, to check its words and
+    accessibility (in case a provider's rounding ever makes one)."""
+    from flask import render_template, url_for
+    from flask_babel import force_locale
+
+    from adapters import get_type
+    from tests.webapp.test_voucher_table import xledger_voucher
+    from webapp.mapping.table import voucher_table
+    from webapp.models import ExpenseClaim
+    from webapp.services.mappings.preview import ClaimPreview
+
+    table = voucher_table(get_type("xledger"), xledger_voucher(balance="-600.00"))
+    claim = ExpenseClaim(id=7, claim_number="RR-00007", claimant_name="Kari Nordmann")
+    preview = ClaimPreview(claim, None, [], "{}", table)
+    for lang, words in (("nb", "går ikke i balanse"), ("en", "does not balance")):
+        with app.test_request_context("/"), force_locale(lang):
+            fragment = render_template("mappings/_voucher.html", p=preview)
+            css = url_for("static", filename="css/app.css")
+        page.goto("/healthz")
+        page.set_content(
+            f'<!doctype html><html lang="{lang}"><head><title>Voucher</title>'
+            f'<link rel="stylesheet" href="{css}"></head><body><main><h1>Preview</h1>{fragment}'
+            "</main></body></html>"
+        )
+        balance = page.locator("#balance-7")
+        expect(balance).to_contain_text(words)
+        expect(balance).to_contain_text("637,50" if lang == "nb" else "637.50")
+        axe_check(page)
