@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from typing import Any
 
 from flask_babel import gettext as _
@@ -40,8 +41,7 @@ from webapp.services.exports.outbox import (
     NO_CREDENTIALS,
     UNREADABLE_CREDENTIALS,
     load_claims,
-    record_run_claims,
-    upsert_items,
+    write_items,
 )
 from webapp.services.exports.sending import RetryPolicy, Sender
 from webapp.services.exports.settings import (
@@ -237,11 +237,9 @@ class Export:
                 self.ahead = ahead or []
 
     def _record(self, rows: list[tuple]) -> set[int]:
-        """Step 3 for one batch and step 1 for a later one: one transaction."""
+        """Step 3 for one batch, step 1 for a later one and the counts: one transaction."""
         with db.atomic():
-            claimed = self._store(rows)
-            self._save_counts()
-        return claimed
+            return self._store(rows, counts=True)
 
     def _release_unsent(self) -> None:
         """The run stops: a held batch whose call never left goes back to waiting.
@@ -378,7 +376,7 @@ class Export:
         self.failed += len(rows)
         self._save_counts()
 
-    def _store(self, rows: list[tuple]) -> set[int]:
+    def _store(self, rows: list[tuple], *, counts: bool = False) -> set[int]:
         """Upsert (claim, reference, status, external id or error) rows in one statement.
 
         A claim already `exported` is never changed. Returns the claims whose rows were
@@ -386,6 +384,8 @@ class Export:
         statement per row, then a read of this run's rows).
         """
         if not rows:
+            if counts:
+                self._save_counts()
             return set()
         now = ExportItem.updated_at.db_value(utcnow())
         claims, references, statuses, external, errors = [], [], [], [], []
@@ -396,9 +396,19 @@ class Export:
             external.append(detail if status == "exported" else None)
             errors.append(ExportItem.error.db_value(detail) if status == "failed" else None)
         iid, run_id = self.integration.id, self.run_row.id
-        with db.atomic():
-            written = upsert_items(iid, run_id, now, claims, references, statuses, external, errors)
-            record_run_claims(run_id, now, claims, references, statuses, external, errors, written)
+        # Inside the caller's transaction when there is one (no savepoint: one round trip less).
+        with nullcontext() if db.in_transaction() else db.atomic():
+            written = write_items(
+                iid,
+                run_id,
+                now,
+                claims,
+                references,
+                statuses,
+                external,
+                errors,
+                self._count_values() if counts else None,
+            )
             # What the host app learns (updated_since, webhooks) is written with the items.
             self.events += claim_events.recorded_outcomes(
                 self.integration.organization_id,
@@ -411,12 +421,18 @@ class Export:
             )
         return written
 
+    def _count_values(self) -> tuple[int, int, int, int]:
+        """Total, exported, failed and skipped (reconciled) so far."""
+        total = max(self.total, self.exported + self.failed)
+        return total, self.exported, self.failed, self.reconciled
+
     def _save_counts(self) -> None:
+        total, exported, failed, skipped = self._count_values()
         SyncRun.update(
-            total_count=max(self.total, self.exported + self.failed),
-            exported_count=self.exported,
-            failed_count=self.failed,
-            skipped_count=self.reconciled,
+            total_count=total,
+            exported_count=exported,
+            failed_count=failed,
+            skipped_count=skipped,
         ).where(SyncRun.id == self.run_row.id).execute()
 
     def _counts(self) -> dict[str, Any]:
