@@ -231,6 +231,7 @@ class Export:
                 rows += self._outcome_rows(delivery.batch, delivery.results)
                 claimed = self._record(rows + self._pending_rows(following or []))
                 if ahead is None:
+                    self.holding = []  # answered and recorded: nothing is held any more
                     return
                 sending = ahead
                 ahead = self._claimed(following, claimed) if following is not None else None
