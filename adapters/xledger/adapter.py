@@ -314,10 +314,10 @@ class XledgerAdapter(Adapter):
                 elif name == "balancingAccount":
                     # The balancing line is an ordinary line on the payable account.
                     node["account"] = {"code": str(value)}
-                elif name in LOOKUPS:
+                elif name in _LOOKUPS:
                     node[name] = {"code": str(value)}
-                elif name in PLAIN:
-                    node[name] = text_value(value, TYPE.target_field(name).max_length)
+                elif name in _PLAIN_LENGTHS:
+                    node[name] = text_value(value, _PLAIN_LENGTHS[name])
             nodes.append(node)
         return nodes
 
@@ -367,13 +367,11 @@ class XledgerAdapter(Adapter):
                 "Accept": "application/json",
             },
         )
-        return response.json()["data"]
+        # `_classify` accepted the answer, so it is a JSON object with `data`.
+        return _decoded(response)["data"]
 
     def _classify(self, response: requests.Response) -> AdapterError | None:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+        body = _decoded(response)
         errors = body.get("errors") if isinstance(body, dict) else None
         # 429 and 5xx first: their Retry-After matters more than whatever the body says.
         transient = transient_for_status(response, TYPE.name.en)
@@ -416,6 +414,24 @@ class XledgerAdapter(Adapter):
             if not edges or not (connection.get("pageInfo") or {}).get("hasNextPage"):
                 return
             after = edges[-1]["cursor"]
+
+
+# Line fields sent as lookups, and plain text fields with their longest accepted length
+# (looked up once: the export builds a node per voucher line).
+_LOOKUPS = frozenset(LOOKUPS)
+_PLAIN_LENGTHS = {name: TYPE.target_field(name).max_length for name in PLAIN}
+
+
+def _decoded(response: requests.Response) -> Any:
+    """The answer's JSON (None when it is not JSON), decoded once: `_classify` and the
+    caller both read it, and an export answer names every line it stored."""
+    cache = response.__dict__
+    if "_xledger_body" not in cache:
+        try:
+            cache["_xledger_body"] = response.json()
+        except ValueError:
+            cache["_xledger_body"] = None
+    return cache["_xledger_body"]
 
 
 class _CallRefused(Exception):

@@ -123,6 +123,46 @@ def test_an_xledger_write_that_left_is_asked_about_not_returned(make, sandbox):
     }
 
 
+def test_a_batch_claimed_ahead_goes_back_to_waiting_when_the_run_stops(
+    app, make, sandbox, monkeypatch
+):
+    # While one batch is sent the run already claims the next. Xledger turns the second call
+    # away: its claim was sent (outcome unknown, asked about next time), the third claim never
+    # left and simply waits; the next export books each claim once.
+    from adapters.xledger import XledgerAdapter
+
+    app.config["EXPORT_BATCH_LINES"] = 3  # one claim (two lines and the balancing line) per call
+    token = sandbox.new_xledger_token()
+    org = make.org()
+    integration = connected_xledger(org, token)
+    lines = (("mileage", "100.00"), ("meals", "20.00"))
+    claims = [make.claim(org, lines=lines) for _ in range(3)]
+    real_export = XledgerAdapter.export
+    calls: list[list] = []
+
+    def export(adapter, vouchers):
+        if calls:
+            sandbox.revoke_xledger_token(token)
+        calls.append(vouchers)
+        return real_export(adapter, vouchers)
+
+    monkeypatch.setattr(XledgerAdapter, "export", export)
+    run = export_now(integration)
+
+    assert (run.status, run.error_kind) == ("failed", "auth")
+    assert len(calls) == 2
+    assert items(integration) == {claims[0].id: "exported", claims[1].id: "pending"}
+    monkeypatch.setattr(XledgerAdapter, "export", real_export)
+    sandbox.restore_xledger_token(token)
+    reconnect(integration)
+    again = export_now(integration)
+    assert again.status == "succeeded", again.message
+    assert items(integration) == {claim.id: "exported" for claim in claims}
+    assert ledger_references(sandbox, integration.id) == {
+        f"LL-{integration.id}-{claim.id}": 1 for claim in claims
+    }
+
+
 def test_a_long_wait_ends_the_run_as_waiting_until_local_time_and_resumes_then(make, sandbox):
     token = sandbox.new_xledger_token()
     org = make.org(time_zone="Europe/Oslo")

@@ -10,6 +10,11 @@ The exactly-once protocol, per batch of vouchers:
 3. Record each claim's outcome (`exported` with the provider's id, or `failed` with the
    reason) and the run's counts, and commit.
 
+Batches overlap without changing the order of the steps for any one batch: while batch N is
+sent (on a worker thread, `sending`), the run records N-1's outcome and claims N+1 in one
+transaction; N+1 is sent only once that transaction has committed, and only one call is in
+flight at a time. When a run stops, a batch claimed ahead (never sent) goes back to waiting.
+
 A crash between 1 and 3 leaves `pending` rows. Every run starts by asking the provider which
 pending references it already holds (`Adapter.find_exported`): those are recorded as
 exported, the rest are sent again. A transient failure of one batch is handled the same way
@@ -22,8 +27,9 @@ and English. Authentication and permission failures stop the run and put the int
 `needs_reauth` with the provider's reason; transient failures schedule a `retry` run.
 
 The package's parts: `settings` (configuration, queue, messages), `lock` (one export per
-integration), `start` (starting and finishing runs), `run` (the protocol), `outbox` (export
-items and claim loading), `history` (reading runs).
+integration), `start` (starting and finishing runs), `run` (the protocol), `sending` (a
+batch's call and its retries), `outbox` (export items and claim loading), `history`
+(reading runs).
 """
 
 from __future__ import annotations

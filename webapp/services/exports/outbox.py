@@ -16,6 +16,7 @@ from webapp.models import (
     ExpenseClaim,
     ExpenseClaimLine,
     ExportItem,
+    SyncRun,
 )
 
 # One item per claim (its unique key): a claim moved after a failed export is taken over by
@@ -190,3 +191,48 @@ def record_run_claims(run_id, now, claims, references, statuses, external, error
         db.execute_sql(RUN_CLAIMS_PG, (run_id, now, *columns))
         return
     db.cursor().executemany(RUN_CLAIM_SQLITE, [(run_id, *row, now) for row in rows])
+
+
+# On PostgreSQL the batch's writes are one statement: the items, the run's outcome of each
+# claim whose item it wrote, and the run's counts (data-modifying CTEs run whether or not the
+# final SELECT reads them).
+_WRITE_ITEMS_PG = (
+    "WITH t AS (SELECT * FROM unnest(%s::int[], %s::text[], %s::text[], %s::text[], "
+    "%s::text[]) AS t(claim, reference, status, external, error)), "
+    f"written AS (INSERT INTO {_COLUMNS} SELECT %s, t.claim, %s, t.reference, t.status, "
+    f"t.external, t.error, %s, %s FROM t {_ON_CONFLICT} RETURNING claim_id), "
+    f"outcomes AS (INSERT INTO {_RUN_CLAIM_COLUMNS} SELECT %s, t.claim, t.reference, t.status, "
+    "t.external, t.error, %s FROM t JOIN written ON written.claim_id = t.claim "
+    f"WHERE t.status IN ('exported', 'failed') {_RUN_CLAIM_CONFLICT}) "
+)
+WRITE_ITEMS_PG = _WRITE_ITEMS_PG + "SELECT claim_id FROM written"
+WRITE_ITEMS_AND_COUNTS_PG = (
+    _WRITE_ITEMS_PG + ", counts AS (UPDATE sync_run SET total_count = %s, exported_count = %s, "
+    "failed_count = %s, skipped_count = %s WHERE id = %s) SELECT claim_id FROM written"
+)
+# The run's counts, in this order (`sync_run` columns).
+COUNT_COLUMNS = ("total_count", "exported_count", "failed_count", "skipped_count")
+
+
+def write_items(
+    iid, run_id, now, claims, references, statuses, external, errors, counts=None
+) -> set[int]:
+    """`upsert_items` and then `record_run_claims` for what it wrote (parallel lists), and
+    the run's `counts` (COUNT_COLUMNS) when given; the claims whose items were written. Call
+    inside a transaction."""
+    if is_postgres():
+        params = [claims, references, statuses, external, errors, iid, run_id, now, now]
+        params += [run_id, now]
+        query = WRITE_ITEMS_PG
+        if counts is not None:
+            query = WRITE_ITEMS_AND_COUNTS_PG
+            params += [*counts, run_id]
+        cursor = db.execute_sql(query, params)
+        return {claim for (claim,) in cursor.fetchall()}
+    written = upsert_items(iid, run_id, now, claims, references, statuses, external, errors)
+    record_run_claims(run_id, now, claims, references, statuses, external, errors, written)
+    if counts is not None:
+        SyncRun.update(dict(zip(COUNT_COLUMNS, counts, strict=True))).where(
+            SyncRun.id == run_id
+        ).execute()
+    return written

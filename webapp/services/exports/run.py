@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from typing import Any
 
 from flask_babel import gettext as _
@@ -14,7 +15,7 @@ from flask_babel import ngettext
 
 from adapters import get_type
 from adapters.base import Adapter
-from adapters.errors import AdapterError, AuthError, ConfigError, TransientError
+from adapters.errors import AdapterError, AuthError, ConfigError
 from adapters.types import ExportResult, IntegrationType, Text, Voucher
 from adapters.vouchers import batches
 from webapp.db import db, utcnow
@@ -40,9 +41,9 @@ from webapp.services.exports.outbox import (
     NO_CREDENTIALS,
     UNREADABLE_CREDENTIALS,
     load_claims,
-    record_run_claims,
-    upsert_items,
+    write_items,
 )
+from webapp.services.exports.sending import RetryPolicy, Sender
 from webapp.services.exports.settings import (
     EXPORTABLE,
     UNANSWERED,
@@ -110,6 +111,9 @@ class Export:
         # The claimed batch whose call has not been answered: if the run stops before a
         # request carrying it left (`adapter.carried`), its claims go back to waiting.
         self.holding: list[Voucher] = []
+        # The batch claimed ahead, while the one before it is sent: never sent yet, so its
+        # claims go back to waiting whenever the run stops.
+        self.ahead: list[Voucher] = []
 
     # The outcome is decided in `run`; `finally` guarantees a final state whatever happens.
     def run(self) -> str:
@@ -167,16 +171,7 @@ class Export:
         self._save_counts()
         tz = integration.organization.time_zone
         limit = min(itype.batch_limit, int(setting("EXPORT_BATCH_LINES") or itype.batch_limit))
-        upcoming = batches(self._vouchers(itype, plan, ids, tz), limit)
-        batch = next(upcoming, None)
-        if batch is not None:
-            with db.atomic():
-                batch = self._claim(batch)
-            self._hold(batch)
-        while batch is not None:
-            # The next batch is resolved before this one is sent, so that recording this
-            # one's outcome and claiming the next take one transaction.
-            batch = self._send(adapter, batch, next(upcoming, None))
+        self._pipeline(adapter, batches(self._vouchers(itype, plan, ids, tz), limit))
         return self._complete()
 
     # -- what to export --------------------------------------------------------------------
@@ -204,59 +199,48 @@ class Export:
 
     # -- sending ---------------------------------------------------------------------------
 
-    def _send(
-        self, adapter, batch: list[Voucher], upcoming: list[Voucher] | None
-    ) -> list[Voucher] | None:
-        """Send a claimed batch (steps 2 and 3); returns the next batch, claimed (step 1)."""
-        attempts = int(setting("EXPORT_SEND_ATTEMPTS"))
-        backoff = float(setting("EXPORT_SEND_BACKOFF"))
-        attempt = 0
-        results: list[ExportResult] = []
-        while batch:
-            try:
-                if attempt:
-                    # The failed call may have reached the provider: ask before resending.
-                    found = adapter.find_exported([v.reference for v in batch])
-                    if found:
-                        self._record_found(batch, found)
-                        batch = [v for v in batch if v.reference not in found]
-                        self.holding = batch
-                        if not batch:
-                            break
-                results = adapter.export(batch)
-                break
-            except TransientError as error:
-                attempt += 1
-                if attempt >= attempts:
-                    raise
-                wait = backoff * 2 ** (attempt - 1)
-                if error.provider_code in UNANSWERED:
-                    wait = max(wait, float(setting("EXPORT_SETTLE_SECONDS")))
-                if error.retry_after:
-                    if float(error.retry_after) > float(setting("EXPORT_MAX_RETRY_WAIT")):
-                        raise  # longer than a run should sleep: it waits as a later run
-                    wait = max(wait, float(error.retry_after))
-                log.info(
-                    "export run %s: %s, trying the batch again in %.1fs",
-                    self.run_row.id,
-                    error.provider_code,
-                    wait,
-                )
-                time.sleep(wait)
-        # Step 3 for this batch and step 1 for the next in one statement and transaction.
-        rows = self._outcome_rows(batch, results) if batch else []
-        with db.atomic():
-            claimed = self._store(rows + self._pending_rows(upcoming or []))
-            self._save_counts()
-        following = self._claimed(upcoming, claimed) if upcoming is not None else None
-        self._hold(following or [])
-        return following
+    def _pipeline(self, adapter: Adapter, upcoming: Iterator[list[Voucher]]) -> None:
+        """Steps 1-3 for every batch, one call in flight at a time.
 
-    def _hold(self, batch: list[Voucher]) -> None:
-        """`batch` is claimed and no request carrying it has left yet."""
-        self.holding = batch
-        if self.adapter is not None:
-            self.adapter.carried = False
+        While batch N is sent (on the sender's thread), this thread records batch N-1's
+        outcome and claims batch N+1 in one transaction, which commits before N+1 is sent.
+        """
+        first = next(upcoming, None)
+        if first is None:
+            return
+        second = next(upcoming, None)
+        with db.atomic():
+            claimed = self._store(self._pending_rows(first + (second or [])))
+        sending = self._claimed(first, claimed)
+        ahead = self._claimed(second, claimed) if second is not None else None
+        with Sender(adapter, RetryPolicy.from_settings(), self.run_row.id) as sender:
+            self.holding, self.ahead = sending, ahead or []
+            sender.start(sending)
+            while True:
+                delivery = sender.wait()
+                rows = self._found_rows(delivery.found, sending)
+                if delivery.error is not None:
+                    self.holding = delivery.batch
+                    self._record(rows)
+                    raise delivery.error
+                following = None
+                if ahead is not None:
+                    self.holding, self.ahead = ahead, []
+                    sender.start(ahead)
+                    following = next(upcoming, None)
+                rows += self._outcome_rows(delivery.batch, delivery.results)
+                claimed = self._record(rows + self._pending_rows(following or []))
+                if ahead is None:
+                    self.holding = []  # answered and recorded: nothing is held any more
+                    return
+                sending = ahead
+                ahead = self._claimed(following, claimed) if following is not None else None
+                self.ahead = ahead or []
+
+    def _record(self, rows: list[tuple]) -> set[int]:
+        """Step 3 for one batch, step 1 for a later one and the counts: one transaction."""
+        with db.atomic():
+            return self._store(rows, counts=True)
 
     def _release_unsent(self) -> None:
         """The run stops: a held batch whose call never left goes back to waiting.
@@ -264,9 +248,12 @@ class Export:
         A claim is "sent, outcome unknown" (pending, asked about by the next run) only when
         a request carrying it may have reached the provider (ACCOUNTING_APIS §8).
         """
-        if not self.holding or (self.adapter is not None and self.adapter.carried):
+        unsent = list(self.ahead)
+        if not (self.adapter is not None and self.adapter.carried):
+            unsent += self.holding
+        if not unsent:
             return
-        claims = [voucher.claim_id for voucher in self.holding]
+        claims = [voucher.claim_id for voucher in unsent]
         try:
             gone = (
                 ExportItem.delete()
@@ -281,11 +268,7 @@ class Export:
             log.exception("export run %s: could not return unsent claims", self.run_row.id)
             return
         log.info("export run %s: %d unsent claim(s) back to waiting", self.run_row.id, gone)
-        self.holding = []
-
-    def _claim(self, batch: list[Voucher]) -> list[Voucher]:
-        """Step 1: the batch's export items become this run's `pending` rows (caller commits)."""
-        return self._claimed(batch, self._store(self._pending_rows(batch)))
+        self.holding, self.ahead = [], []
 
     @staticmethod
     def _pending_rows(batch: list[Voucher]) -> list[tuple]:
@@ -343,16 +326,17 @@ class Export:
 
     # -- recording -------------------------------------------------------------------------
 
-    def _record_found(self, batch: list[Voucher], found: dict[str, str]) -> None:
+    def _found_rows(self, found: dict[str, str], sent: list[Voucher]) -> list[tuple]:
+        """Claims of `sent` the provider already had when asked before a resend: exported."""
+        if not found:
+            return []
         rows = [
             (v.claim_id, v.reference, "exported", found[v.reference])
-            for v in batch
+            for v in sent
             if v.reference in found
         ]
         self.exported += len(rows)
-        with db.atomic():
-            self._store(rows)
-            self._save_counts()
+        return rows
 
     def _outcome_rows(self, batch: list[Voucher], results: list[ExportResult]) -> list[tuple]:
         """Step 3 rows (exported with the provider's id, or failed with the reason); counts."""
@@ -393,7 +377,7 @@ class Export:
         self.failed += len(rows)
         self._save_counts()
 
-    def _store(self, rows: list[tuple]) -> set[int]:
+    def _store(self, rows: list[tuple], *, counts: bool = False) -> set[int]:
         """Upsert (claim, reference, status, external id or error) rows in one statement.
 
         A claim already `exported` is never changed. Returns the claims whose rows were
@@ -401,6 +385,8 @@ class Export:
         statement per row, then a read of this run's rows).
         """
         if not rows:
+            if counts:
+                self._save_counts()
             return set()
         now = ExportItem.updated_at.db_value(utcnow())
         claims, references, statuses, external, errors = [], [], [], [], []
@@ -411,9 +397,19 @@ class Export:
             external.append(detail if status == "exported" else None)
             errors.append(ExportItem.error.db_value(detail) if status == "failed" else None)
         iid, run_id = self.integration.id, self.run_row.id
-        with db.atomic():
-            written = upsert_items(iid, run_id, now, claims, references, statuses, external, errors)
-            record_run_claims(run_id, now, claims, references, statuses, external, errors, written)
+        # Inside the caller's transaction when there is one (no savepoint: one round trip less).
+        with nullcontext() if db.in_transaction() else db.atomic():
+            written = write_items(
+                iid,
+                run_id,
+                now,
+                claims,
+                references,
+                statuses,
+                external,
+                errors,
+                self._count_values() if counts else None,
+            )
             # What the host app learns (updated_since, webhooks) is written with the items.
             self.events += claim_events.recorded_outcomes(
                 self.integration.organization_id,
@@ -426,12 +422,18 @@ class Export:
             )
         return written
 
+    def _count_values(self) -> tuple[int, int, int, int]:
+        """Total, exported, failed and skipped (reconciled) so far."""
+        total = max(self.total, self.exported + self.failed)
+        return total, self.exported, self.failed, self.reconciled
+
     def _save_counts(self) -> None:
+        total, exported, failed, skipped = self._count_values()
         SyncRun.update(
-            total_count=max(self.total, self.exported + self.failed),
-            exported_count=self.exported,
-            failed_count=self.failed,
-            skipped_count=self.reconciled,
+            total_count=total,
+            exported_count=exported,
+            failed_count=failed,
+            skipped_count=skipped,
         ).where(SyncRun.id == self.run_row.id).execute()
 
     def _counts(self) -> dict[str, Any]:
