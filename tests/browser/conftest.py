@@ -104,3 +104,17 @@ def axe_check():
         assert violations == [], f"axe-core on {page.url}:\n" + "\n".join(violations)
 
     return check
+
+
+@pytest.fixture
+def both_languages():
+    """Open `path` in Norwegian, then English (ending there), and run axe-core on each."""
+
+    def visit(page: Page, axe_check, path: str) -> None:
+        separator = "&" if "?" in path else "?"
+        for lang in ("nb", "en"):
+            page.goto(f"{path}{separator}lang={lang}")
+            expect(page.locator("html")).to_have_attribute("lang", lang)
+            axe_check(page)
+
+    return visit

@@ -27,16 +27,8 @@ def org(make):
     return org
 
 
-def both_languages(page, axe_check, path: str) -> None:
-    for lang in ("nb", "en"):
-        separator = "&" if "?" in path else "?"
-        page.goto(f"{path}{separator}lang={lang}")
-        expect(page.locator("html")).to_have_attribute("lang", lang)
-        axe_check(page)
-
-
 def test_an_open_issue_shows_its_duration_and_the_history_who_fixed_it(
-    page, sign_in, axe_check, org, sandbox
+    page, sign_in, axe_check, both_languages, org, sandbox
 ):
     token = sandbox.new_xledger_token()
     integration = connected_xledger(org, token, name="Xledger – Demo")
@@ -85,7 +77,9 @@ def test_an_open_issue_shows_its_duration_and_the_history_who_fixed_it(
     assert User.get(User.email == EMAIL).notify == "digest"
 
 
-def test_the_unsubscribe_page_reads_well_without_signing_in(page, axe_check, org, app):
+def test_the_unsubscribe_page_reads_well_without_signing_in(
+    page, axe_check, both_languages, org, app
+):
     from tests import factories
     from webapp.services.health import mail
 

@@ -26,14 +26,7 @@ def org(make):
     return org
 
 
-def both_languages(page, axe_check, path: str) -> None:
-    for lang in ("nb", "en"):
-        page.goto(f"{path}?lang={lang}")
-        expect(page.locator("html")).to_have_attribute("lang", lang)
-        axe_check(page)
-
-
-def test_export_now_end_to_end(page, phone, sign_in, axe_check, org, make, sandbox):
+def test_export_now_end_to_end(page, phone, sign_in, axe_check, both_languages, org, make, sandbox):
     integration = connected_xledger(org, sandbox.new_xledger_token())
     approved = [
         make.claim(org, lines=(("mileage", "248.00"), ("meals", "389.50"))),
@@ -143,7 +136,9 @@ def test_export_now_that_fails_on_authentication_redirects_to_the_credential_for
     assert (run.status, run.error_kind) == ("failed", "auth")
 
 
-def test_schedule_form_preview_errors_and_accessibility(page, sign_in, axe_check, org, make):
+def test_schedule_form_preview_errors_and_accessibility(
+    page, sign_in, axe_check, both_languages, org, make
+):
     integration = make.integration(org, status="connected")
     sign_in(page, EMAIL)
     path = f"/o/{SLUG}/integrations/{integration.id}/schedule"

@@ -25,14 +25,9 @@ def org(make):
     return org
 
 
-def both_languages(page, axe_check, path: str) -> None:
-    for lang in ("nb", "en"):
-        page.goto(f"{path}?lang={lang}")
-        expect(page.locator("html")).to_have_attribute("lang", lang)
-        axe_check(page)
-
-
-def test_rename_then_archive_keeps_the_history(page, sign_in, axe_check, org, make, sandbox):
+def test_rename_then_archive_keeps_the_history(
+    page, sign_in, axe_check, both_languages, org, make, sandbox
+):
     integration = connected_xledger(org, sandbox.new_xledger_token(), name="Xledger")
     make.claim(org)
     final_run(exports.start_manual(integration).run.id)
@@ -69,7 +64,7 @@ def test_rename_then_archive_keeps_the_history(page, sign_in, axe_check, org, ma
 
 
 def test_a_read_only_coordinator_sees_what_they_may_and_who_can_change_it(
-    page, sign_in, axe_check, org, make, sandbox
+    page, sign_in, axe_check, both_languages, org, make, sandbox
 ):
     integration = connected_xledger(org, sandbox.new_xledger_token(), name="Xledger – NBF")
     make.claim(org)

@@ -35,6 +35,20 @@ class Collect:
         return "250 OK"
 
 
+PUBLIC = "https://ledgerlink.example.org"
+
+
+def smtp_settings(box: Mailbox) -> dict:
+    """The app's e-mail settings pointing at `box` (plain SMTP on loopback)."""
+    return {
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": box.port,
+        "SMTP_SECURITY": "none",
+        "PUBLIC_URL": PUBLIC,
+        "MAIL_FROM": "Ledgerlink <varsel@ledgerlink.example.org>",
+    }
+
+
 ADMIN_NB = "kari@nbf.example"
 ADMIN_EN = "olav@nbf.example"
 READER = "lise@nbf.example"

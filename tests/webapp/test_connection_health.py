@@ -11,7 +11,14 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.webapp.exporting import final_run, schedule, wait_for
-from tests.webapp.health_helpers import ADMIN_EN, ADMIN_NB, READER, Collect, Mailbox, organisation
+from tests.webapp.health_helpers import (
+    ADMIN_EN,
+    ADMIN_NB,
+    PUBLIC,
+    READER,
+    organisation,
+    smtp_settings,
+)
 from webapp import devmail
 from webapp.db import utcnow
 from webapp.models import (
@@ -28,28 +35,10 @@ from webapp.services import scheduler
 from webapp.services.exports import start_manual
 from webapp.services.health import checks, notify, outcomes, probe
 
-PUBLIC = "https://ledgerlink.example.org"
-
-
-@pytest.fixture
-def mailbox():
-    box = Mailbox()
-    controller = devmail.start(0, Collect(box))
-    box.port = controller.port
-    yield box
-    controller.stop()
-
 
 @pytest.fixture
 def app_config(app_config, mailbox):
-    return {
-        **app_config,
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": mailbox.port,
-        "SMTP_SECURITY": "none",
-        "PUBLIC_URL": PUBLIC,
-        "MAIL_FROM": "Ledgerlink <varsel@ledgerlink.example.org>",
-    }
+    return {**app_config, **smtp_settings(mailbox)}
 
 
 def _daily_check(integration_id: int, after: dt.datetime) -> dt.datetime:

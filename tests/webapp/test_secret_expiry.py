@@ -8,35 +8,17 @@ import datetime as dt
 
 import pytest
 
-from tests.webapp.health_helpers import ADMIN_EN, ADMIN_NB, Collect, Mailbox, organisation
+from tests.webapp.health_helpers import ADMIN_EN, ADMIN_NB, PUBLIC, organisation, smtp_settings
 from tests.webapp.test_credentials import connected, newest_test, submit, url
 from tests.webapp.wizard_helpers import csrf
-from webapp import devmail
 from webapp.db import utcnow
 from webapp.models import Integration, SecretExpiry
 from webapp.services.health import expiry, outcomes, probe
 
-PUBLIC = "https://ledgerlink.example.org"
-
-
-@pytest.fixture
-def mailbox():
-    box = Mailbox()
-    controller = devmail.start(0, Collect(box))
-    box.port = controller.port
-    yield box
-    controller.stop()
-
 
 @pytest.fixture
 def app_config(app_config, mailbox):
-    return {
-        **app_config,
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": mailbox.port,
-        "SMTP_SECURITY": "none",
-        "PUBLIC_URL": PUBLIC,
-    }
+    return {**app_config, **smtp_settings(mailbox)}
 
 
 def test_warnings_at_30_and_7_days_and_on_the_day_once_each(app, sandbox, mailbox):

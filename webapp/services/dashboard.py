@@ -180,6 +180,8 @@ def cards(organization: Organization) -> list[Card]:
         .where(Integration.organization == organization.id)
         .order_by(Integration.created_at, Integration.id)
     )
+    for integration in integrations:
+        integration.organization = organization  # known: not read again for its time zone
     return build_cards(integrations)
 
 

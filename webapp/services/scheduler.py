@@ -431,23 +431,23 @@ def save_schedule(
 def stop_for_auth(integration: Integration, since: dt.datetime, now: dt.datetime) -> bool:
     """After seven days of rejected sign-ins: scheduled exports (and daily checks) stop until
     the credentials pass a test again. Claims keep waiting; nothing is lost."""
-    from webapp.i18n import format_local
+    from flask_babel import gettext as _
+
+    from webapp.i18n import current_locale, format_local
+    from webapp.services.exports.settings import bilingual
 
     zone = integration.organization.time_zone
-    reason = {
-        "nb": (
-            f"Planlagte eksporter og daglige kontroller er stoppet fra "
-            f"{format_local(now, zone, 'nb')}: systemet har avvist påloggingen siden "
-            f"{format_local(since, zone, 'nb')}. De starter igjen når nye "
-            "påloggingsopplysninger består en tilkoblingstest. Bilagene venter."
-        ),
-        "en": (
-            f"Scheduled exports and daily checks stopped on {format_local(now, zone, 'en')}: "
-            f"the system has rejected the sign-in since {format_local(since, zone, 'en')}. They "
-            "start again when new credentials pass a connection test. Claims keep waiting."
-        ),
-        "at": now.isoformat(),
-    }
+    reason: dict[str, str] = bilingual(
+        lambda: _(
+            "Scheduled exports and daily checks stopped on %(stopped)s: the system has rejected "
+            "the sign-in since %(since)s. They start again when new credentials pass a "
+            "connection test. Claims keep waiting.",
+            stopped=format_local(now, zone, current_locale()),
+            since=format_local(since, zone, current_locale()),
+        )
+    ) | {"at": now.isoformat()}
+    # A manual schedule stops too: the daily checks go with it.
+    ensure_manual_schedule(integration)
     with db.atomic():
         stopped = (
             SyncSchedule.update(enabled=False, paused_reason=reason, updated_at=now)
@@ -456,16 +456,6 @@ def stop_for_auth(integration: Integration, since: dt.datetime, now: dt.datetime
             )
             .execute()
         )
-        if not stopped:
-            ensure_manual_schedule(integration)
-            stopped = (
-                SyncSchedule.update(enabled=False, paused_reason=reason, updated_at=now)
-                .where(
-                    (SyncSchedule.integration == integration.id)
-                    & SyncSchedule.paused_reason.is_null()
-                )
-                .execute()
-            )
         if stopped:
             audit.record(
                 "schedule.stopped_auth",

@@ -52,6 +52,23 @@ def endpoint_url(name: str, **values) -> str | None:
         return None
 
 
+CARD_STATE_WORDS = {
+    "connected": lambda: _("Connected"),
+    "needs_attention": lambda: _("Needs attention"),
+    "failing": lambda: _("Failing"),
+    "paused": lambda: _("Paused"),
+    "draft": lambda: _("Draft"),
+    "archived": lambda: _("Archived"),
+}
+
+
+@bp.app_template_global()
+def card_state_word(state: str) -> str:
+    """How a card's state reads (the dashboard's card and its compact entry)."""
+    word = CARD_STATE_WORDS.get(state)
+    return word() if word else state
+
+
 @bp.app_template_filter("local_time")
 def local_time(value: dt.datetime | str | None, style: str = "short") -> str:
     """An instant in the organisation's time zone, in the page's language."""

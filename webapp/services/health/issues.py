@@ -155,13 +155,3 @@ def history(integration: Integration, limit: int = 50) -> list[ConnectionIssue]:
         .order_by(ConnectionIssue.opened_at.desc(), ConnectionIssue.id.desc())
         .limit(limit)
     )
-
-
-def open_auth_since(integration: Integration) -> dt.datetime | None:
-    """When the open `auth` issue opened, if there is one."""
-    issue = ConnectionIssue.get_or_none(
-        (ConnectionIssue.integration == integration.id)
-        & (ConnectionIssue.kind == "auth")
-        & ConnectionIssue.resolved_at.is_null()
-    )
-    return issue.opened_at if issue is not None else None

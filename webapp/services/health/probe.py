@@ -14,6 +14,7 @@ from adapters.errors import AdapterError, AuthError, TransientError
 from adapters.types import Text
 from webapp.db import utcnow
 from webapp.models import HealthCheck, Integration, SyncRun
+from webapp.services.exports.outbox import NO_CREDENTIALS, UNREADABLE_CREDENTIALS
 from webapp.services.health import outcomes
 from webapp.services.health.checks import CHECKED, eligible_ids, first_slot
 
@@ -22,10 +23,6 @@ log = logging.getLogger("ledgerlink.health")
 # A scheduled export first checks the connection when the last check is older than this.
 FRESH = dt.timedelta(hours=1)
 
-UNREADABLE = Text(
-    "Ledgerlink kan ikke lese de lagrede opplysningene lenger. Skriv dem inn på nytt.",
-    "Ledgerlink can no longer read the saved credentials. Enter them again.",
-)
 UNEXPECTED = Text(
     "Systemet svarte noe Ledgerlink ikke forstår, så tilkoblingen kunne ikke kontrolleres.",
     "The system answered something Ledgerlink does not understand, so the connection could "
@@ -46,13 +43,13 @@ def run_check(integration_id: int, now: dt.datetime | None = None) -> str:
         return "skipped"
     error: AdapterError | None = None
     if integration.active_credential_version is None:
-        error = AuthError(UNREADABLE, provider_code="no_credentials")
+        error = AuthError(NO_CREDENTIALS, provider_code="no_credentials")
     else:
         try:
             values = get_vault().open_set(integration, integration.active_credential_version)
             adapter_for(integration, values).check_access()
         except VaultError:
-            error = AuthError(UNREADABLE, provider_code="vault")
+            error = AuthError(UNREADABLE_CREDENTIALS, provider_code="vault")
         except AdapterError as exc:
             error = exc
         except Exception:
