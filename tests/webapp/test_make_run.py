@@ -93,7 +93,7 @@ def test_make_run_honours_the_ports_and_prints_the_banner(tmp_path):
         if banner is not None:
             break
     else:
-        pytest.fail("make run found its ports taken three times")
+        pytest.fail(f"make run found its ports taken three times:\n{log.read_text()}")
     app_port, sandbox_port, _smtp_port = ports
     try:
         assert f"http://127.0.0.1:{app_port}" in banner

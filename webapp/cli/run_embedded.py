@@ -34,7 +34,7 @@ def _demo_identity_provider(stack: ExitStack, port: int) -> str:
         server = stack.enter_context(
             run_server_in_thread(port=port, require_nonce=True, user_claims=users)
         )
-    except OSError:  # the usual port is taken: any free one will do, the URL is printed
+    except (OSError, SystemExit):  # the usual port is taken (werkzeug exits): any free one
         server = stack.enter_context(
             run_server_in_thread(port=0, require_nonce=True, user_claims=users)
         )
