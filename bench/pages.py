@@ -116,6 +116,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="gunicorn run length")
     parser.add_argument("--skip-gunicorn", action="store_true")
     parser.add_argument("--profile", metavar="PAGE", help="profile one page instead (cProfile)")
+    parser.add_argument(
+        "--explain", metavar="PAGE", help="each statement of one page with PostgreSQL's timing"
+    )
     args = parser.parse_args()
 
     services.ensure_postgres()
@@ -136,6 +139,8 @@ def main() -> int:
         client = signed_in_client(app, ids["user"])
         if args.profile:
             return profile(client, next(p for p in pages if p.name == args.profile))
+        if args.explain:
+            return explain(app, client, next(p for p in pages if p.name == args.explain))
         measure_sizes_and_queries(app, client, pages)
         time_rounds(client, pages, args.rounds)
         ok = report(pages)
@@ -400,6 +405,29 @@ def profile(client, page: Page, requests: int = 50) -> int:
     profiler.disable()
     pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
     pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    return 0
+
+
+def explain(app, client, page: Page) -> int:
+    """Each statement one page sends, with the server's own execution time (EXPLAIN ANALYZE)."""
+    from webapp.db import db
+
+    _get(client, page)
+    seen: list = []
+    db.obj.query_hooks.append(seen.append)
+    try:
+        _get(client, page)
+    finally:
+        db.obj.query_hooks.remove(seen.append)
+    with app.app_context():
+        for event in seen:
+            if not event.sql.lstrip().upper().startswith("SELECT"):
+                print(f"-- (not timed) {event.sql[:160]}")
+                continue
+            plan = db.execute_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {event.sql}", event.params)
+            result = plan.fetchone()[0][0]
+            print(f"-- {result['Execution Time']:.2f} ms, client {event.duration * 1000:.2f} ms")
+            print(f"   {event.sql[:400]}")
     return 0
 
 

@@ -197,7 +197,8 @@ class SyncSchedule(BaseModel):
 
 class SyncRun(BaseModel):
     id = AutoField()
-    integration = ForeignKeyField(Integration, backref="runs", on_delete="CASCADE")
+    # Indexed with the run's id (Meta): an integration's latest runs.
+    integration = ForeignKeyField(Integration, backref="runs", on_delete="CASCADE", index=False)
     integration_id: int
     trigger = CharField(max_length=16)
     job_id = CharField(max_length=128, null=True, unique=True)
@@ -217,6 +218,9 @@ class SyncRun(BaseModel):
     created_by_id: int | None
     started_at = UTCDateTimeField(null=True)
     finished_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("integration", "id"), False),)
 
     @property
     def is_final(self) -> bool:

@@ -321,3 +321,19 @@ def test_many_integrations_are_listed_compactly_each_with_a_page_of_its_own(
     one = client.get(f"/o/stor/integrations/{many[3].id}?lang=en").get_data(as_text=True)
     assert f'id="card-{many[3].id}"' in one and f'id="export-now-{many[3].id}"' in one
     assert "Integration: Xledger 3" in one
+
+
+def test_the_chart_shows_each_integrations_latest_thirty_runs(auth, client, org, integration):
+    other = connected_xledger(org, name="Xledger to")
+    runs_of(integration, *(["failed"] * 5 + ["succeeded"] * 29 + ["partial"]))
+    runs_of(other, "succeeded", "failed")
+    auth.login("admin@example.org")
+
+    page = client.get("/o/nbf/?lang=en").get_data(as_text=True)
+
+    first = page[page.index(f'id="card-{integration.id}"') : page.index(f'id="card-{other.id}"')]
+    second = page[page.index(f'id="card-{other.id}"') :]
+    # The five oldest (failed) runs are beyond the chart's thirty.
+    assert "Last 30 runs: 29 succeeded, 1 partly, 0 failed" in first
+    assert 'data-runs="30"' in first
+    assert "Last 2 runs: 1 succeeded, 0 partly, 1 failed" in second

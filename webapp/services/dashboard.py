@@ -230,33 +230,31 @@ def build_cards(integrations: list[Integration]) -> list[Card]:
 
 def _recent_points(ids: list[int]) -> dict[int, list[RunPoint]]:
     """The latest CHART_RUNS runs of each integration, newest first, in one query of the
-    few columns the cards need (not the runs' messages and notes)."""
-    position = (
-        fn.ROW_NUMBER()
-        .over(partition_by=[SyncRun.integration], order_by=[SyncRun.id.desc()])
-        .alias("position")
+    few columns the cards need (not the runs' messages and notes).
+
+    Each integration's oldest charted run id is found first (30 steps down the index on
+    `(integration_id, id)`), then only the runs from there on are read: the cost follows the
+    number of integrations, not the number of runs they ever had."""
+    later = SyncRun.alias("later")
+    oldest_shown = (
+        later.select(later.id)
+        .where(later.integration == Integration.id)
+        .order_by(later.id.desc())
+        .limit(1)
+        .offset(CHART_RUNS - 1)
     )
-    ranked = (
-        SyncRun.select(
-            SyncRun.id,
-            SyncRun.integration,
-            SyncRun.status,
-            SyncRun.job_id,
-            position,
-        )
-        .where(SyncRun.integration.in_(ids))
-        .alias("ranked")
+    floors = (
+        Integration.select(Integration.id, fn.COALESCE(oldest_shown, 0).alias("floor"))
+        .where(Integration.id.in_(ids))
+        .alias("floors")
     )
     query = (
-        SyncRun.select(
-            ranked.c.id,
-            ranked.c.integration_id,
-            ranked.c.status,
-            ranked.c.job_id,
+        SyncRun.select(SyncRun.id, SyncRun.integration, SyncRun.status, SyncRun.job_id)
+        .join(
+            floors,
+            on=((SyncRun.integration == floors.c.id) & (SyncRun.id >= floors.c.floor)),
         )
-        .from_(ranked)
-        .where(ranked.c.position <= CHART_RUNS)
-        .order_by(ranked.c.id.desc())
+        .order_by(SyncRun.id.desc())
     )
     out: dict[int, list[RunPoint]] = {}
     for row in query.tuples():
