@@ -34,6 +34,12 @@ from webapp.services.health import expiry as secret_expiry
 from webapp.services.health import issues as connection_issues
 
 CHART_RUNS = 30
+# With more integrations than this, the dashboard lists them compactly, without charts.
+COMPACT_AFTER = 6
+# What a compact entry's state needs: the latest final run, the run under way and a retry
+# waiting for its time are among an integration's latest few runs (at most one of each is
+# not final at a time).
+STATE_RUNS = 8
 BAR_WIDTH = 8
 BAR_GAP = 2
 CHART_HEIGHT = 40
@@ -174,7 +180,8 @@ def state_of(
 
 
 def cards(organization: Organization) -> list[Card]:
-    """One card per integration of the organisation, oldest integration first."""
+    """One card per integration of the organisation, oldest integration first; without
+    charts when the dashboard lists them compactly (see `is_compact`)."""
     integrations = list(
         Integration.select()
         .where(Integration.organization == organization.id)
@@ -182,21 +189,26 @@ def cards(organization: Organization) -> list[Card]:
     )
     for integration in integrations:
         integration.organization = organization  # known: not read again for its time zone
-    return build_cards(integrations)
+    active = [i for i in integrations if i.status != "archived"]
+    return build_cards(integrations, charts=not is_compact(len(active)))
+
+
+def is_compact(active_integrations: int) -> bool:
+    return active_integrations > COMPACT_AFTER
 
 
 def card(integration: Integration) -> Card:
     return build_cards([integration])[0]
 
 
-def build_cards(integrations: list[Integration]) -> list[Card]:
+def build_cards(integrations: list[Integration], charts: bool = True) -> list[Card]:
     ids = [i.id for i in integrations]
     if not ids:
         return []
     schedules = {
         s.integration_id: s for s in SyncSchedule.select().where(SyncSchedule.integration.in_(ids))
     }
-    points = _recent_points(ids)
+    points = _recent_points(ids, CHART_RUNS if charts else STATE_RUNS)
     runs = _runs_shown(points)
     open_issues = connection_issues.open_for(ids)
     zone = integrations[0].organization.time_zone
@@ -217,7 +229,7 @@ def build_cards(integrations: list[Integration]) -> list[Card]:
                 state=state,
                 state_class=css,
                 schedule=schedules.get(integration.id),
-                chart=chart(mine),
+                chart=chart(mine) if charts else None,
                 active_run=active,
                 waiting_retry=waiting,
                 last_run=last,
@@ -228,11 +240,11 @@ def build_cards(integrations: list[Integration]) -> list[Card]:
     return out
 
 
-def _recent_points(ids: list[int]) -> dict[int, list[RunPoint]]:
-    """The latest CHART_RUNS runs of each integration, newest first, in one query of the
-    few columns the cards need (not the runs' messages and notes).
+def _recent_points(ids: list[int], depth: int) -> dict[int, list[RunPoint]]:
+    """The latest `depth` runs of each integration, newest first, in one query of the few
+    columns the cards need (not the runs' messages and notes).
 
-    Each integration's oldest charted run id is found first (30 steps down the index on
+    Each integration's oldest wanted run id is found first (`depth` steps down the index on
     `(integration_id, id)`), then only the runs from there on are read: the cost follows the
     number of integrations, not the number of runs they ever had."""
     later = SyncRun.alias("later")
@@ -241,7 +253,7 @@ def _recent_points(ids: list[int]) -> dict[int, list[RunPoint]]:
         .where(later.integration == Integration.id)
         .order_by(later.id.desc())
         .limit(1)
-        .offset(CHART_RUNS - 1)
+        .offset(depth - 1)
     )
     floors = (
         Integration.select(Integration.id, fn.COALESCE(oldest_shown, 0).alias("floor"))

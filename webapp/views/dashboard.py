@@ -32,8 +32,6 @@ from webapp.services import dashboard, integrations
 from webapp.services.integrations import StaleVersion
 
 bp = Blueprint("dashboard", __name__, url_prefix="/o/<org_slug>")
-# With more integrations than this, the dashboard lists them compactly.
-COMPACT_AFTER = 6
 org_blueprint_setup(bp)
 home_bp = Blueprint("home", __name__)
 
@@ -114,7 +112,7 @@ def home():
         archived=archived,
         # Many integrations: one short entry each (state, problems, times) leading to the
         # integration's own page, so the list stays quick to read, to hear and to load.
-        compact=len(active) > COMPACT_AFTER,
+        compact=dashboard.is_compact(len(active)),
     )
 
 
