@@ -36,7 +36,7 @@ TRANSFORMS_FOR = {
     "integer": ("sign", "default"),
 }
 DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y")
-PREVIEW_DEFAULT = 5
+# The preview's sample: the organisation's latest approved claims.
 PREVIEW_CHOICES = 10
 MAX_ENTRIES = 500
 # Approved claims whose lookup keys are checked when a lookup table has no default.
