@@ -17,7 +17,8 @@ database, the vault or an adapter:
 `install_defaults` is what the setup wizard calls to pre-fill a new integration.
 
 The package's parts: `rows` (the editor's rows and the reference codes), `form` (one row's
-edit form), `saving` (rows, lookup entries, defaults), `preview`, `times`.
+edit form), `saving` (rows, lookup entries, defaults), `preview`, `times`, `kept` (results
+kept while their inputs are unchanged).
 """
 
 from __future__ import annotations

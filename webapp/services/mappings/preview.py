@@ -16,9 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import threading
-from collections import OrderedDict, defaultdict
-from collections.abc import Hashable, Mapping
+from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -35,6 +34,7 @@ from webapp.models import (
     Integration,
     ReferenceCache,
 )
+from webapp.services.mappings.kept import Kept
 from webapp.services.mappings.rows import (
     CODE_WHAT,
     PREVIEW_CHOICES,
@@ -96,11 +96,27 @@ class _Result:
     table: VoucherTable | None
 
 
+# What the preview shows of a claim and resolves it from (`ClaimData`), and its change time.
+_CLAIM_COLUMNS = (
+    ExpenseClaim.id,
+    ExpenseClaim.claim_number,
+    ExpenseClaim.claimant_name,
+    ExpenseClaim.claimant_email,
+    ExpenseClaim.claimant_number,
+    ExpenseClaim.purpose,
+    ExpenseClaim.department,
+    ExpenseClaim.project,
+    ExpenseClaim.approved_at,
+    ExpenseClaim.submitted_at,
+    ExpenseClaim.updated_at,
+)
+
+
 def sample_claims(integration: Integration, limit: int = PREVIEW_CHOICES) -> list[ExpenseClaim]:
     """The organisation's latest approved claims, newest first, without their lines (one
     query, on the index of migration 0007)."""
     return list(
-        ExpenseClaim.select()
+        ExpenseClaim.select(*_CLAIM_COLUMNS)
         .where(
             (ExpenseClaim.organization == integration.organization_id)
             & (ExpenseClaim.status == "approved")
@@ -168,7 +184,7 @@ def _resolve(
     data = [resolver.ClaimData.from_model(c, lines[c.id]) for c in claims]
     vouchers, errors = resolver.resolve_claims(
         itype,
-        list(rows.values()),
+        resolver.plan_for(itype, list(rows.values())),
         data,
         integration_id=integration.id,
         tz=integration.organization.time_zone,
@@ -268,31 +284,8 @@ def _json_value(value: object) -> str:
 # Results kept while their inputs are unchanged
 
 
-class _Lru:
-    """A small least-recently-used map, safe to share between a worker's threads."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[Hashable, _Result] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> _Result | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: Hashable, value: _Result) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-
 # A few sample claims of a few hundred integrations per worker.
-_RESULTS = _Lru(2048)
+_RESULTS: Kept[_Result] = Kept(2048)
 
 
 def _key(
