@@ -157,7 +157,7 @@ def preview(
         ):
             _RESULTS.put(_key(integration, rows, versions, claim), result)
             results[claim.id] = result
-    done = {claim_id: result for claim_id, result in results.items() if result is not None}
+    done = {key: value for key, value in results.items() if value is not None}
     claim = next((c for c in claims if c.id == claim_id), claims[0])
     result = done[claim.id]
     ok = result.voucher is not None and not result.errors
