@@ -262,6 +262,8 @@ class ExpenseClaim(BaseModel):
     updated_at = UTCDateTimeField(default=utcnow, index=True)
 
     class Meta:
+        # Migration 0007 adds (organization, status, approved_at DESC NULLS LAST, id DESC)
+        # for the mapping preview's latest approved claims.
         indexes = (
             (("organization", "claim_number"), True),
             (("organization", "external_id"), True),
@@ -467,6 +469,7 @@ class ReferenceCache(BaseModel):
     integration_id: int
     kind = CharField(max_length=32)
     items = JSONTextField(default=list)
+    # Moves with every change of `items`: the mapping preview keeps results per fetch.
     refreshed_at = UTCDateTimeField(default=utcnow)
     # Set when the system would not list this kind (adapters.base.Note as a dict): the codes
     # are then not checked, and the editor says why; `items` is then empty, never "no codes".

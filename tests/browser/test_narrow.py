@@ -56,7 +56,7 @@ def org(make):
 def pages(org, make, sandbox):
     """A used organisation: an integration with runs (one partial), claims and a schedule."""
     integration = connected_xledger(org, sandbox.new_xledger_token(), name="Xledger – NBF")
-    make.claim(org, lines=(("mileage", "248.00"), ("meals", "389.50")))
+    first = make.claim(org, lines=(("mileage", "248.00"), ("meals", "389.50")))
     bad = make.claim(org, claim_number="RR-2026-LONG-NUMBER-0001")
     ExpenseClaimLine.update(department="999").where(ExpenseClaimLine.claim == bad).execute()
     run = final_run(exports.start_manual(integration).run.id)
@@ -71,6 +71,8 @@ def pages(org, make, sandbox):
         f"{base}/integrations/new",
         f"{i}/credentials",
         f"{i}/mappings/",
+        # The preview's other claim, with what is sent for it opened (the page without JS).
+        f"{i}/mappings/preview/payload?claim={first.id}",
         f"{i}/schedule",
         f"{i}/runs",
         f"{base}/runs/{run.id}",
@@ -106,7 +108,7 @@ def test_no_page_scrolls_sideways_and_no_cell_is_cut_off(
         problems = []
         for path in pages:
             for lang in ("nb", "en"):
-                page.goto(f"{path}?lang={lang}")
+                page.goto(f"{path}{'&' if '?' in path else '?'}lang={lang}")
                 expect(page.locator("h1").first).to_be_visible()
                 wide = page.evaluate("document.documentElement.scrollWidth")
                 if wide > width:

@@ -69,6 +69,7 @@ ACCESS = {
     "mappings.index": MEMBER,
     "mappings.row": MEMBER,
     "mappings.preview": MEMBER,
+    "mappings.payload": MEMBER,
     "mappings.reference": MEMBER,
     "schedules.edit": MEMBER,
     "schedules.preview": MEMBER,

@@ -310,10 +310,10 @@ def test_bad_input_gets_a_specific_message_at_the_row(auth, client, org, xledger
 
 
 def test_lookup_entries_are_added_changed_and_removed(auth, client, org, xledger, make):
-    make.claim(org, lines=(("mileage", "248.00"),))
+    claim = make.claim(org, lines=(("mileage", "248.00"),))
     auth.login(ADMIN)
     editor = Editor(client, xledger)
-    assert "7100" in body(editor.get("/preview"))
+    assert '"code": "7100"' in body(editor.get(f"/preview/payload?claim={claim.id}"))
 
     mileage = editor.entry_index("mileage")
     changed = editor.save("account", **editor.lookup_form(**{f"entry-{mileage}-value": "7130"}))
@@ -321,7 +321,7 @@ def test_lookup_entries_are_added_changed_and_removed(auth, client, org, xledger
     assert dict(stored(xledger, "account").lookup)["mileage"] == "7130"
     assert last_audit().action == "mapping.lookup_entry_changed"
     assert last_audit().fields == ["account"]
-    preview = body(editor.get("/preview"))
+    preview = body(editor.get(f"/preview/payload?claim={claim.id}"))
     assert '"code": "7130"' in preview and '"code": "7100"' not in preview
 
     # "Save and add another entry" stays in the form, ready for the next key.
@@ -403,37 +403,6 @@ def test_second_save_is_refused_with_who_changed_it_and_when(auth, client, org, 
     assert stored(xledger, "balancingAccount").value == "2400"
 
 
-def test_preview_resolves_the_latest_approved_claims(auth, client, org, xledger, make):
-    claims = [make.claim(org, lines=(("travel", "100.10"), ("meals", "20.05"))) for _ in range(6)]
-    empty = make.claim(org, lines=())
-    make.claim(org, status="submitted")
-    auth.login(ADMIN)
-    editor = Editor(client, xledger)
-    # The latest five approved claims are chosen to begin with; the claim without lines is one.
-    checked = re.findall(r'name="claims" value="(\d+)" id="[^"]+" checked', editor.page)
-    assert len(checked) == 5 and str(empty.id) in checked
-    assert str(claims[0].id) not in checked
-
-    response = editor.get(f"/preview?picked=1&claims={claims[0].id}&claims={empty.id}&show=1")
-    html = body(response)
-    assert html.startswith('<section id="preview"')
-    assert "The preview shows 2 claims." in html
-    assert f"LL-{xledger.id}-{claims[0].id}" in html
-    assert '"amount": "100.10"' in html and '"amount": "-120.15"' in html
-    assert '"code": "7140"' in html and '"code": "2910"' in html
-    assert '"postedDate": "' in html
-    # The claim that cannot become a voucher is marked, with the reason.
-    assert "1 problem" in html and "This claim would not be sent:" in html
-    assert f"Expense claim {empty.claim_number}: The expense claim has no lines" in html
-    # Unticking every claim shows none, and says what to do.
-    none = body(editor.get("/preview?picked=1&show=1"))
-    assert "Choose at least one claim." in none and "The preview shows 0 claims." in none
-    # Without JavaScript the same choice comes back as the whole page.
-    page = body(editor.get(f"/preview?picked=1&claims={claims[1].id}", htmx=False))
-    assert "<h1>" in page and f"LL-{xledger.id}-{claims[1].id}" in page
-    assert f"LL-{xledger.id}-{claims[0].id}" not in page
-
-
 def test_codes_are_checked_against_the_sandbox_chart(auth, client, org, xledger, sandbox, make):
     auth.login(ADMIN)
     editor = Editor(client, xledger)
@@ -481,7 +450,7 @@ def test_codes_are_checked_against_the_sandbox_chart(auth, client, org, xledger,
     assert '<span class="code-flag">7100</span>' in row and "mapping-row__flags" in row
     # The preview no longer calls a claim using those codes ready, and says why.
     claim = make.claim(org)
-    preview = body(editor.get(f"/preview?picked=1&claims={claim.id}"))
+    preview = body(editor.get(f"/preview?claim={claim.id}"))
     assert "Ready to send" not in preview and "This claim would not be sent:" in preview
     assert re.search(
         r"Line \d, Balancing account \(payable\): 2910 is not an account in Xledger, so Xledger "

@@ -107,6 +107,13 @@ def test_existing_data_on_sqlite(tmp_path):
 def _down_and_up(database) -> None:
     with database.connection_context():
         upgrade(database)
+
+        def indexes() -> set[str]:
+            return {index.name for index in database.get_indexes("expense_claim")}
+
+        assert "expense_claim_latest_approved" in indexes()
+        assert runner(database).down() == ["0007_latest_approved"]
+        assert "expense_claim_latest_approved" not in indexes()
         assert runner(database).down() == ["0006_walk"]
         assert runner(database).down() == ["0005_health"]
         assert "connection_issue" not in database.get_tables()

@@ -23,7 +23,8 @@ claim never stops a batch, and a claim with any error produces no voucher.
 
 For speed, `compile_mapping` validates and compiles the rows once into a `MappingPlan`: one
 closure per row, and the constants placed once. `resolve_claims` compiles
-once per batch; `resolve_claim` accepts a plan, or caches the plan of the rows it is given.
+once per batch; `resolve_claim` accepts a plan, or caches the plan of the rows it is given
+(`plan_for`, which the editor uses too).
 
 The package's parts: `spec` (app fields, transforms, rows, claim data), `messages` (problem
 texts), `transforms` (target types and claim values), `sources` (field, constant, lookup,
@@ -35,7 +36,7 @@ from __future__ import annotations
 
 from webapp.mapping.codes import closest_codes, reference_for, used_codes
 from webapp.mapping.compile import compile_mapping, validate_mapping, validate_row
-from webapp.mapping.resolve import resolve_claim, resolve_claims
+from webapp.mapping.resolve import plan_for, resolve_claim, resolve_claims
 from webapp.mapping.spec import (
     AMOUNT,
     CATALOGUE,
@@ -74,6 +75,7 @@ __all__ = [
     "TRANSFORMS",
     "closest_codes",
     "compile_mapping",
+    "plan_for",
     "reference_for",
     "resolve_claim",
     "resolve_claims",

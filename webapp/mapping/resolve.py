@@ -62,7 +62,7 @@ def resolve_claim(
     `rows` may be a `MappingPlan` from `compile_mapping` (then its own type is used);
     plain rows are compiled once and cached. Never raises for bad claim data.
     """
-    plan = rows if isinstance(rows, MappingPlan) else _plan_for(itype, rows)
+    plan = rows if isinstance(rows, MappingPlan) else plan_for(itype, rows)
     return _resolve(plan, claim, _zone(tz), tz, integration_id)
 
 
@@ -113,8 +113,9 @@ def _claim_errors(claim: Any, problems: list[_Problem]) -> list[ClaimError]:
     return errors
 
 
-def _plan_for(itype: IntegrationType, rows: Iterable[MappingRow]) -> MappingPlan:
-    """The compiled plan for these rows, from a small cache keyed by the rows' contents."""
+def plan_for(itype: IntegrationType, rows: Iterable[MappingRow]) -> MappingPlan:
+    """The compiled plan for these rows, from a small cache keyed by the rows' contents
+    (`compile_mapping` once per mapping, however many pages show it)."""
     rows = list(rows)
     key = (id(itype), tuple(row.key() for row in rows))
     plan = _PLANS.get(key)

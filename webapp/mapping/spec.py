@@ -182,9 +182,10 @@ class ClaimData:
     lines: tuple[LineData, ...] = ()
 
     @classmethod
-    def from_model(cls, claim: Any) -> ClaimData:
-        """Copy a Peewee `ExpenseClaim` and its lines (one query for the lines)."""
-        lines = sorted(claim.lines, key=lambda ln: (ln.position, ln.id))
+    def from_model(cls, claim: Any, lines: Iterable[Any] | None = None) -> ClaimData:
+        """Copy a Peewee `ExpenseClaim` and its lines (`lines`: read already; otherwise one
+        query for them)."""
+        lines = sorted(claim.lines if lines is None else lines, key=lambda ln: (ln.position, ln.id))
         return cls(
             id=claim.id,
             claim_number=claim.claim_number,

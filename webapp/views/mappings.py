@@ -3,6 +3,8 @@
 Every action is a plain form (GET or POST + redirect back) that htmx upgrades: a row swaps
 between its view and its edit form, the preview and the code check refresh themselves when
 the mapping changes (`mapping-changed`) or the codes are fetched (`references-refreshed`).
+The preview shows one sample claim at a time; what would be sent for it loads when its
+disclosure is opened.
 """
 
 from __future__ import annotations
@@ -123,17 +125,23 @@ def install():
 
 @bp.get("/preview")
 def preview():
-    """Resolve the chosen sample claims with the saved mapping and show the payloads."""
-    ids = request.args.getlist("claims", type=int)
-    # The form marks itself, so that unticking every claim means none, not the default.
-    fragment = _preview_context(ids if request.args.get("picked") else None)
-    if request.args.get("show"):
-        count = len(fragment["previews"])
-        fragment["announce"] = ngettext(
-            "The preview shows %(num)d claim.", "The preview shows %(num)d claims.", count
+    """Show one sample claim (`claim`, else the newest) resolved with the saved mapping."""
+    claim_id = request.args.get("claim", type=int)
+    fragment = _preview_context(claim_id)
+    sample = fragment["sample"]
+    if request.args.get("show") and sample.shown is not None:
+        fragment["announce"] = _(
+            "Claim %(num)d of %(count)d", num=sample.position, count=len(sample.claims)
         )
-    page = {"claim_ids": ids if request.args.get("picked") else None}
-    return _respond("mappings/_preview.html", _page=page, **fragment)
+    return _respond("mappings/_preview.html", _page={"claim_id": claim_id}, **fragment)
+
+
+@bp.get("/preview/payload")
+def payload():
+    """Show exactly what would be sent for one sample claim (the preview's disclosure)."""
+    claim_id = request.args.get("claim", type=int)
+    page = {"claim_id": claim_id, "payload": True}
+    return _respond("mappings/_payload.html", _page=page, **_preview_context(claim_id, True))
 
 
 @bp.get("/reference")
@@ -236,18 +244,13 @@ def _common() -> dict:
     }
 
 
-def _preview_context(claim_ids: list[int] | None = None, stored=None, caches=None) -> dict:
-    choices = mappings.sample_claims(g.integration)
-    if claim_ids is not None:
-        wanted = set(claim_ids)
-        chosen = [c for c in choices if c.id in wanted]
-    else:
-        chosen = choices[: mappings.PREVIEW_DEFAULT]
-    return {
-        "claim_choices": choices,
-        "chosen_ids": {c.id for c in chosen},
-        "previews": mappings.preview(g.integration, g.itype, chosen, stored, caches),
-    }
+def _preview_context(
+    claim_id: int | None = None, payload: bool = False, rows=None, caches=None
+) -> dict:
+    sample = mappings.preview(
+        g.integration, g.itype, claim_id, rows=rows, caches=caches, payload=payload
+    )
+    return {"sample": sample, "claim_id": claim_id}
 
 
 def _reference_context(
@@ -262,7 +265,8 @@ def _reference_context(
 def _page_context(
     *,
     drafts: dict | None = None,
-    claim_ids: list[int] | None = None,
+    claim_id: int | None = None,
+    payload: bool = False,
     reference_problem: tuple[str, str | None] | None = None,
 ) -> dict:
     # Read once for the rows, the code check and the preview.
@@ -275,7 +279,7 @@ def _page_context(
         drafts=drafts or {},
         has_rows=any(r.row is not None for r in rows),
         **_reference_context(reference_problem, rows, references),
-        **_preview_context(claim_ids, stored, references[0]),
+        **_preview_context(claim_id, payload, stored, references[0]),
     )
     return context
 

@@ -8,14 +8,17 @@ database, the vault or an adapter:
   `integrations.change` so that every save bumps `integration.version` under the optimistic
   lock and writes an audit event naming the target field;
 - lookup tables checked against the keys that approved, not yet exported claims really use;
-- a preview that resolves the latest approved claims with the stored mapping;
+- a preview that resolves the latest approved claims with the stored mapping, one on screen
+  at a time, each claim's result kept while the mapping, the codes and the claim stay as
+  they are;
 - the accounting system's codes, cached per integration in `ReferenceCache`, and the codes
   typed into the mapping that the system does not have, with the closest ones it does.
 
 `install_defaults` is what the setup wizard calls to pre-fill a new integration.
 
 The package's parts: `rows` (the editor's rows and the reference codes), `form` (one row's
-edit form), `saving` (rows, lookup entries, defaults), `preview`, `times`.
+edit form), `saving` (rows, lookup entries, defaults), `preview`, `times`, `kept` (results
+kept while their inputs are unchanged).
 """
 
 from __future__ import annotations
@@ -31,14 +34,19 @@ from webapp.services.mappings.form import (
     transforms_for,
     unmatched_keys,
 )
-from webapp.services.mappings.preview import ClaimPreview, payload_text, preview, sample_claims
+from webapp.services.mappings.preview import (
+    ClaimPreview,
+    Preview,
+    payload_text,
+    preview,
+    sample_claims,
+)
 from webapp.services.mappings.rows import (
     DATE_FORMATS,
     KINDS,
     MAX_ENTRIES,
     NONE,
     PREVIEW_CHOICES,
-    PREVIEW_DEFAULT,
     TRANSFORMS_FOR,
     CodeFlag,
     InvalidMapping,
@@ -80,7 +88,7 @@ __all__ = [
     "NONE",
     "NotConnected",
     "PREVIEW_CHOICES",
-    "PREVIEW_DEFAULT",
+    "Preview",
     "ReferenceState",
     "RowState",
     "TRANSFORMS_FOR",

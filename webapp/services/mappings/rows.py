@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import cast
@@ -23,6 +24,7 @@ from webapp.models import (
     Integration,
     ReferenceCache,
 )
+from webapp.services.mappings.kept import Kept
 from webapp.services.providers import adapter_settings
 
 NONE = "none"
@@ -36,7 +38,7 @@ TRANSFORMS_FOR = {
     "integer": ("sign", "default"),
 }
 DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y")
-PREVIEW_DEFAULT = 5
+# The preview's sample: the organisation's latest approved claims.
 PREVIEW_CHOICES = 10
 MAX_ENTRIES = 500
 # Approved claims whose lookup keys are checked when a lookup table has no default.
@@ -115,17 +117,20 @@ def editor_rows(
     """Every target field with its stored row, what is wrong with it and unknown codes."""
     rows = stored_rows(integration) if rows is None else rows
     caches = cached_references(integration) if caches is None else caches
-    missing = resolver.validate_mapping(itype, list(rows.values()))
+    # What is wrong with each row, and which required fields have none: the compiled plan
+    # knows both, and is compiled once per mapping (cached by the rows' contents).
+    errors = resolver.plan_for(itype, list(rows.values())).errors
+    flags: dict[str, list[CodeFlag]] = {}
+    for flag in code_flags(itype, rows.values(), caches):
+        flags.setdefault(flag.target, []).append(flag)
     states = []
     for tf in ordered_targets(itype):
         row = rows.get(tf.name)
-        error = resolver.validate_row(itype, row) if row else missing.get(tf.name)
-        flags = code_flags(itype, [row], caches) if row else []
-        states.append(RowState(tf.name, tf, row, error, flags))
+        states.append(RowState(tf.name, tf, row, errors.get(tf.name), flags.get(tf.name, [])))
     known = {tf.name for tf in itype.target_fields}
     for target, row in rows.items():
         if target not in known:
-            states.append(RowState(target, None, row, resolver.validate_row(itype, row)))
+            states.append(RowState(target, None, row, errors.get(target)))
     return states
 
 
@@ -222,15 +227,42 @@ def code_flags(
 ) -> list[CodeFlag]:
     """Typed codes the cached reference data does not have, with the closest known codes."""
     flags = []
+    charts: dict[str, _Chart] = {}
     for target, kind, code in resolver.used_codes(itype, [r for r in rows if r is not None]):
         cache = caches.get(kind)
         if cache is None:
             continue
-        known = [str(item[0]) for item in cache.items or [] if item]
-        if code not in known:
-            closest = tuple(resolver.closest_codes(code, known))
-            flags.append(CodeFlag(target, kind, code, closest))
+        chart = charts.get(kind) or charts.setdefault(kind, _Chart(cache.items))
+        if code not in chart.codes:
+            flags.append(CodeFlag(target, kind, code, chart.closest(code)))
     return flags
+
+
+class _Chart:
+    """One kind of fetched codes, read once per request.
+
+    A flagged code shows on every view of the editor until it is fixed, and finding the
+    closest codes compares it with every code of the chart: that answer is kept per chart
+    contents and code (`_CLOSEST`)."""
+
+    def __init__(self, items: list | None) -> None:
+        self.order = [str(item[0]) for item in items or [] if item]
+        self.codes = frozenset(self.order)
+        self._digest: bytes | None = None
+
+    def closest(self, code: str) -> tuple[str, ...]:
+        if self._digest is None:
+            text = "\n".join(self.order)
+            self._digest = hashlib.blake2b(text.encode(), digest_size=16).digest()
+        key = (self._digest, code)
+        closest = _CLOSEST.get(key)
+        if closest is None:
+            closest = tuple(resolver.closest_codes(code, self.order))
+            _CLOSEST.put(key, closest)
+        return closest
+
+
+_CLOSEST: Kept[tuple[str, ...]] = Kept(1024)
 
 
 def reference_state(
