@@ -262,8 +262,7 @@ class ExpenseClaim(BaseModel):
     updated_at = UTCDateTimeField(default=utcnow, index=True)
 
     class Meta:
-        # Migration 0007 adds (organization, status, approved_at DESC NULLS LAST, id DESC)
-        # for the mapping preview's latest approved claims.
+        # Migration 0007: (organization, status, approved_at DESC, id DESC), the preview's.
         indexes = (
             (("organization", "claim_number"), True),
             (("organization", "external_id"), True),

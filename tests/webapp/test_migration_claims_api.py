@@ -111,6 +111,13 @@ def _down_and_up(database) -> None:
         def indexes() -> set[str]:
             return {index.name for index in database.get_indexes("expense_claim")}
 
+        def run_indexes() -> set[str]:
+            return {index.name for index in database.get_indexes("sync_run")}
+
+        assert "sync_run_integration_id_id" in run_indexes()
+        assert runner(database).down() == ["0008_speed"]
+        assert "sync_run_integration_id" in run_indexes()
+        assert "sync_run_integration_id_id" not in run_indexes()
         assert "expense_claim_latest_approved" in indexes()
         assert runner(database).down() == ["0007_latest_approved"]
         assert "expense_claim_latest_approved" not in indexes()
