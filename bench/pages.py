@@ -9,7 +9,9 @@ status fragments poll every second), and one integration half-way through the se
     (pooled connections, as in production; the browser's Accept-Encoding): every page and
     fragment in rounds, each request followed by one to `/healthz` (which does no I/O), so
     both see the same machine. Reports p50 and p95 as multiples of `/healthz` p50, the
-    response size uncompressed (and gzipped), and the SQL statements per request.
+    response size uncompressed (and gzipped), and the SQL statements per request. A floor
+    is measured beside them, with no target: an organisation route of the bench's own that
+    checks the session and the membership and answers one line (`floor_blueprint`).
 (b) The same app under gunicorn on loopback, 16 concurrent clients requesting the pages in
     turn for 60 s (`--seconds 20` for a quick run): p50, p95, errors and requests per second.
 
@@ -64,7 +66,7 @@ TARGET_ERRORS = 0
 class Page:
     name: str
     path: str
-    kind: str  # page, fragment, polled, baseline
+    kind: str  # page, fragment, polled, baseline, reference (reported, no target)
     headers: dict = field(default_factory=dict)
     times: list[float] = field(default_factory=list)
     size: int = 0
@@ -101,6 +103,26 @@ def config(database_url: str, tmp: Path) -> dict:
     }
 
 
+def floor_blueprint():
+    """What every organisation page costs before it reads anything of its own: the session
+    checked, the user and their memberships read (the organisation's scope), one line of
+    HTML answered without a template. Measured beside the pages (bench only, not part of the app) to show
+    how much of each page's multiple of `/healthz` is this floor."""
+    from flask import Blueprint, g
+    from markupsafe import escape
+
+    from webapp.access import org_blueprint_setup
+
+    bp = Blueprint("bench_floor", __name__, url_prefix="/o/<org_slug>")
+    org_blueprint_setup(bp)
+
+    @bp.get("/bench-floor")
+    def floor():
+        return f"<p>{escape(g.org.name)}</p>"
+
+    return bp
+
+
 def gunicorn_app():
     """The app for gunicorn's workers (`bench.pages:gunicorn_app()`), from the bench's config."""
     from webapp import create_app
@@ -127,6 +149,7 @@ def main() -> int:
 
         settings = config(database_url, Path(tmp))
         app = create_app(settings)
+        app.register_blueprint(floor_blueprint())
         with app.app_context():
             from webapp.db import db
 
@@ -309,6 +332,7 @@ def page_list(ids: dict) -> list[Page]:
     schedule_query = "kind=weekly&weekly_time=07%3A30&days=mon&days=thu"
     return [
         Page("/healthz", "/healthz", "baseline"),
+        Page("floor: signed in, nothing read", f"{org}/bench-floor", "reference", HTMX),
         Page("dashboard", f"{org}/", "page"),
         Page("integration page", f"{first}", "page"),
         Page("summary fragment", f"{first}/summary", "polled", HTMX),
@@ -445,6 +469,8 @@ def report(pages: list[Page]) -> bool:
     print()
     ok = True
     for page in pages[1:]:
+        if page.kind == "reference":
+            continue
         p50_target = TARGET_POLLED_P50 if page.kind == "polled" else TARGET_PAGE_P50
         kb_target = TARGET_PAGE_KB if page.kind == "page" else TARGET_FRAGMENT_KB
         figures = [
@@ -509,7 +535,7 @@ def under_gunicorn(settings: dict, app, user_id: int, pages: list[Page], seconds
     try:
         _wait_for(port, server)
         cookie = _session_cookie(app, user_id)
-        mix = [p for p in pages if p.kind != "baseline"]
+        mix = [p for p in pages if p.kind not in ("baseline", "reference")]
         for page in mix:  # each worker compiles its templates on first use
             for _ in range(workers):
                 _http_get(port, page, cookie)
