@@ -35,7 +35,7 @@ from webapp.models import (
 from webapp.services import audit, integrations
 from webapp.services.claims import events as claim_events
 from webapp.services.claims import routing
-from webapp.services.exports import endings
+from webapp.services.exports import endings, heap
 from webapp.services.exports.lock import export_lock
 from webapp.services.exports.outbox import (
     NO_CREDENTIALS,
@@ -55,6 +55,9 @@ from webapp.services.exports.settings import (
 )
 from webapp.services.exports.start import create_retry, finish
 from webapp.services.webhooks import outbox as webhook_outbox
+
+# Claims resolved at a time (a few milliseconds' work between two looks at the sender).
+RESOLVE_STEP = 50
 
 # --- running -------------------------------------------------------------------------------------
 
@@ -89,7 +92,8 @@ def execute(integration_id: int, run_id: int) -> str:
             return "skipped"
         export = Export(SyncRun.get_by_id(run_id))
         try:
-            return export.run()
+            with heap.frozen():
+                return export.run()
         finally:
             if export.events:
                 webhook_outbox.kick()  # after the commits: the events are there to send
@@ -183,19 +187,27 @@ class Export:
         export item's unique claim makes a second booking impossible in the database too.
         """
         routing.adopt_unrouted(self.integration)
-        return [claim_id for (claim_id,) in routing.routed_to(self.integration).tuples()]
+        # Plain driver rows: one id each, tens of thousands of them before the first call.
+        return [claim_id for (claim_id,) in db.execute(routing.routed_to(self.integration))]
 
     def _vouchers(self, itype: IntegrationType, plan, ids: list[int], tz: str) -> Iterator[Voucher]:
-        """Resolve the claims a chunk at a time; claims that cannot be resolved fail here."""
+        """Read the claims a chunk at a time and resolve them a few at a time, as the batches
+        take them (so that no call waits on a whole chunk); claims that cannot be resolved
+        fail here."""
         chunk = int(setting("EXPORT_CLAIM_CHUNK"))
         for start in range(0, len(ids), chunk):
             data = load_claims(ids[start : start + chunk])
-            vouchers, errors = resolve_claims(
-                itype, plan, data, integration_id=self.integration.id, tz=tz
-            )
-            if errors:
-                self._record_claim_errors(errors)
-            yield from vouchers
+            for at in range(0, len(data), RESOLVE_STEP):
+                vouchers, errors = resolve_claims(
+                    itype,
+                    plan,
+                    data[at : at + RESOLVE_STEP],
+                    integration_id=self.integration.id,
+                    tz=tz,
+                )
+                if errors:
+                    self._record_claim_errors(errors)
+                yield from vouchers
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -203,7 +215,8 @@ class Export:
         """Steps 1-3 for every batch, one call in flight at a time.
 
         While batch N is sent (on the sender's thread), this thread records batch N-1's
-        outcome and claims batch N+1 in one transaction, which commits before N+1 is sent.
+        outcome and claims batch N+1 in one transaction, which commits before N+1 is sent,
+        and has the adapter prepare N+1's request.
         """
         first = next(upcoming, None)
         if first is None:
@@ -216,6 +229,7 @@ class Export:
         with Sender(adapter, RetryPolicy.from_settings(), self.run_row.id) as sender:
             self.holding, self.ahead = sending, ahead or []
             sender.start(sending)
+            sender.prepare(self.ahead)
             while True:
                 delivery = sender.wait()
                 rows = self._found_rows(delivery.found, sending)
@@ -236,6 +250,7 @@ class Export:
                 sending = ahead
                 ahead = self._claimed(following, claimed) if following is not None else None
                 self.ahead = ahead or []
+                sender.prepare(self.ahead)  # its request body, while `sending` is in flight
 
     def _record(self, rows: list[tuple]) -> set[int]:
         """Step 3 for one batch, step 1 for a later one and the counts: one transaction."""

@@ -89,6 +89,10 @@ def deliver(adapter: Adapter, batch: list[Voucher], policy: RetryPolicy, run_id:
     return delivery
 
 
+# Vouchers prepared between two looks at whether the call in flight has ended (about 1 ms).
+PREPARE_STEP = 25
+
+
 class Sender:
     """One worker thread that sends one batch at a time for a run.
 
@@ -108,6 +112,15 @@ class Sender:
         assert self._future is None, "one call in flight at a time"
         self.adapter.carried = False
         self._future = self._pool.submit(deliver, self.adapter, batch, self.policy, self.run_id)
+
+    def prepare(self, batch: list[Voucher]) -> None:
+        """Have the adapter prepare `batch` (the next to send) while the call in flight lasts,
+        a few vouchers at a time; what is left when it ends, `export` does on the sender's
+        thread (whichever thread would otherwise wait does the work)."""
+        for start in range(0, len(batch), PREPARE_STEP):
+            if self._future is None or self._future.done():
+                return
+            self.adapter.prepare(batch[start : start + PREPARE_STEP])
 
     def wait(self) -> Delivery:
         """The answer to the batch in flight."""
