@@ -8,6 +8,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
+from itertools import islice
 from typing import Any
 
 from flask_babel import gettext as _
@@ -58,6 +59,10 @@ from webapp.services.webhooks import outbox as webhook_outbox
 
 # Claims resolved at a time (a few milliseconds' work between two looks at the sender).
 RESOLVE_STEP = 50
+# Batches handed to the sender and not answered yet, at most: the one in flight and two
+# claimed ahead, so that this thread may be slow on one batch (reading the next chunk of
+# claims) without ever holding the calls up.
+HANDED = 3
 
 # --- running -------------------------------------------------------------------------------------
 
@@ -112,12 +117,9 @@ class Export:
         # Webhook events written with the outcomes (delivered once the run has committed).
         self.events = 0
         self.adapter: Adapter | None = None
-        # The claimed batch whose call has not been answered: if the run stops before a
-        # request carrying it left (`adapter.carried`), its claims go back to waiting.
-        self.holding: list[Voucher] = []
-        # The batch claimed ahead, while the one before it is sent: never sent yet, so its
-        # claims go back to waiting whenever the run stops.
-        self.ahead: list[Voucher] = []
+        # Claimed vouchers no request carried when the run stopped (a batch claimed ahead, or
+        # one whose call never left): their claims go back to waiting.
+        self.unsent: list[Voucher] = []
 
     # The outcome is decided in `run`; `finally` guarantees a final state whatever happens.
     def run(self) -> str:
@@ -215,42 +217,43 @@ class Export:
         """Steps 1-3 for every batch, one call in flight at a time.
 
         While batch N is sent (on the sender's thread), this thread records batch N-1's
-        outcome and claims batch N+1 in one transaction, which commits before N+1 is sent,
-        and has the adapter prepare N+1's request.
+        outcome and claims the batch after those already handed over in one transaction, hands
+        it to the sender once that has committed, and has the adapter prepare its request.
         """
-        first = next(upcoming, None)
-        if first is None:
+        ahead = list(islice(upcoming, 2))
+        if not ahead:
             return
-        second = next(upcoming, None)
         with db.atomic():
-            claimed = self._store(self._pending_rows(first + (second or [])))
-        sending = self._claimed(first, claimed)
-        ahead = self._claimed(second, claimed) if second is not None else None
-        with Sender(adapter, RetryPolicy.from_settings(), self.run_row.id) as sender:
-            self.holding, self.ahead = sending, ahead or []
-            sender.start(sending)
-            sender.prepare(self.ahead)
-            while True:
-                delivery = sender.wait()
-                rows = self._found_rows(delivery.found, sending)
-                if delivery.error is not None:
-                    self.holding = delivery.batch
-                    self._record(rows)
-                    raise delivery.error
-                following = None
-                if ahead is not None:
-                    self.holding, self.ahead = ahead, []
-                    sender.start(ahead)
-                    following = next(upcoming, None)
-                rows += self._outcome_rows(delivery.batch, delivery.results)
-                claimed = self._record(rows + self._pending_rows(following or []))
-                if ahead is None:
-                    self.holding = []  # answered and recorded: nothing is held any more
-                    return
-                sending = ahead
-                ahead = self._claimed(following, claimed) if following is not None else None
-                self.ahead = ahead or []
-                sender.prepare(self.ahead)  # its request body, while `sending` is in flight
+            claimed = self._store([row for batch in ahead for row in self._pending_rows(batch)])
+        sender = Sender(adapter, RetryPolicy.from_settings(), self.run_row.id)
+        try:
+            with sender:
+                waiting = self._hand_over(sender, ahead, claimed)  # handed, answer not taken
+                while waiting:
+                    delivery = sender.wait()
+                    waiting -= 1
+                    rows = self._found_rows(delivery.found, delivery.handed)
+                    if delivery.error is not None:
+                        if not delivery.carried:
+                            self.unsent += delivery.batch
+                        self._record(rows)
+                        raise delivery.error
+                    ahead = list(islice(upcoming, HANDED - waiting))
+                    rows += self._outcome_rows(delivery.batch, delivery.results)
+                    rows += [row for batch in ahead for row in self._pending_rows(batch)]
+                    waiting += self._hand_over(sender, ahead, self._record(rows))
+        finally:
+            self.unsent += sender.unsent()
+
+    def _hand_over(self, sender: Sender, batches: list[list[Voucher]], claimed: set[int]) -> int:
+        """Hand the claimed part of each batch to the sender, then have their requests
+        prepared while the calls before them are in flight; how many batches were handed."""
+        mine = [self._claimed(batch, claimed) for batch in batches]
+        for batch in mine:
+            sender.send(batch)
+        for batch in mine:
+            sender.prepare(batch)
+        return len(mine)
 
     def _record(self, rows: list[tuple]) -> set[int]:
         """Step 3 for one batch, step 1 for a later one and the counts: one transaction."""
@@ -263,12 +266,9 @@ class Export:
         A claim is "sent, outcome unknown" (pending, asked about by the next run) only when
         a request carrying it may have reached the provider (ACCOUNTING_APIS §8).
         """
-        unsent = list(self.ahead)
-        if not (self.adapter is not None and self.adapter.carried):
-            unsent += self.holding
-        if not unsent:
+        if not self.unsent:
             return
-        claims = [voucher.claim_id for voucher in unsent]
+        claims = [voucher.claim_id for voucher in self.unsent]
         try:
             gone = (
                 ExportItem.delete()
@@ -283,7 +283,7 @@ class Export:
             log.exception("export run %s: could not return unsent claims", self.run_row.id)
             return
         log.info("export run %s: %d unsent claim(s) back to waiting", self.run_row.id, gone)
-        self.holding, self.ahead = [], []
+        self.unsent = []
 
     @staticmethod
     def _pending_rows(batch: list[Voucher]) -> list[tuple]:
