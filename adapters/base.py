@@ -119,8 +119,9 @@ class Adapter:
         """Optionally do now, without any I/O, the work `export` of these voucher objects
         would do before its first request (checks, request bodies); `export` then uses it.
 
-        An export run prepares a batch on its own thread while the batch before it is sent on
-        another, so an implementation touches nothing that `export` reads meanwhile.
+        An export run prepares a batch on its own thread while `export` sends the batch before
+        on another: keep what is prepared per voucher (one dict, whose single operations are
+        atomic) and touch nothing else `export` uses.
         """
 
     def payload(self, vouchers: list[Voucher]) -> list[dict[str, object]]:

@@ -50,11 +50,11 @@ class Delivery:
     error: BaseException | None = None
     # The batch as handed over, and whether a request carrying it may have left
     # (`Adapter.carried`): if not, its claims go back to waiting when the run stops.
-    handed: list[Voucher] = field(default_factory=list)
+    handed: list[Voucher] = field(init=False)
     carried: bool = False
 
     def __post_init__(self) -> None:
-        self.handed = self.handed or self.batch
+        self.handed = self.batch
 
 
 def deliver(adapter: Adapter, batch: list[Voucher], policy: RetryPolicy, run_id: int) -> Delivery:
@@ -97,7 +97,7 @@ def deliver(adapter: Adapter, batch: list[Voucher], policy: RetryPolicy, run_id:
     return delivery
 
 
-# Vouchers prepared between two looks at whether the call in flight has ended (about 1 ms).
+# Vouchers prepared between two looks at whether their batch has started (about 1 ms).
 PREPARE_STEP = 25
 
 
