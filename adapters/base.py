@@ -115,6 +115,15 @@ class Adapter:
         """Send vouchers (within `type.batch_limit` lines per call); one result per voucher."""
         raise NotImplementedError
 
+    def prepare(self, vouchers: list[Voucher]) -> None:
+        """Optionally do now, without any I/O, the work `export` of these voucher objects
+        would do before its first request (checks, request bodies); `export` then uses it.
+
+        An export run prepares a batch on its own thread while `export` sends the batch before
+        on another: keep what is prepared per voucher (one dict, whose single operations are
+        atomic) and touch nothing else `export` uses.
+        """
+
     def payload(self, vouchers: list[Voucher]) -> list[dict[str, object]]:
         """The requests `export` would send for these vouchers, without sending (previews).
 

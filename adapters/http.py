@@ -460,9 +460,11 @@ class HttpClient:
         limiter: BurstLimiter | None = None,
         headers: Mapping[str, str] | None = None,
         json: Any = None,
-        data: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | bytes | None = None,
     ) -> requests.Response:
         """Send one request with bounded retries; return the response `classify` accepts.
+
+        `data` is form fields, or a body already encoded (bytes, sent as it is).
 
         Raises the typed error `classify` (or the transport) produced once retrying is over.
         """

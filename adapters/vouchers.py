@@ -18,10 +18,13 @@ CENT = Decimal("0.01")
 
 def amount(value: object) -> Decimal:
     """A line amount rounded to øre; ValueError when it is not a number."""
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError(f"not an amount: {value!r}") from None
+    if type(value) is Decimal:
+        number = value  # what resolved vouchers carry: no round trip through text
+    else:
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            raise ValueError(f"not an amount: {value!r}") from None
     if not number.is_finite():
         raise ValueError(f"not an amount: {value!r}")
     return number.quantize(CENT, rounding=ROUND_HALF_UP)
@@ -95,17 +98,36 @@ def spread_voucher_fields(voucher: Voucher, integration_type: IntegrationType) -
     The posting date and document number belong to the whole voucher; a resolver may have put
     them on the expense lines only, and the balancing line needs them as well.
     """
-    names = [f.name for f in integration_type.target_fields if f.role == "voucher"]
-    shared = {}
-    for name in names:
-        for line in voucher.lines:
-            if line.get(name) not in (None, ""):
-                shared[name] = line[name]
-                break
+    shared = voucher_fields(voucher, integration_type)
     return [
-        {**shared, **{k: v for k, v in line.items() if v not in (None, "")}}
+        {**shared, **{k: v for k, v in line.items() if v is not None and v != ""}}
         for line in voucher.lines
     ]
+
+
+def voucher_fields(voucher: Voucher, integration_type: IntegrationType) -> dict[str, object]:
+    """The voucher-level fields some line of the voucher has (the first line's value wins):
+    what `spread_voucher_fields` puts under every line's own non-empty fields."""
+    shared = {}
+    for name in _voucher_fields(integration_type):
+        for line in voucher.lines:
+            value = line.get(name)
+            if value is not None and value != "":
+                shared[name] = value
+                break
+    return shared
+
+
+# Integration type → the names of its voucher-level fields (asked for every voucher sent).
+_voucher_names: dict[str, tuple[IntegrationType, tuple[str, ...]]] = {}
+
+
+def _voucher_fields(integration_type: IntegrationType) -> tuple[str, ...]:
+    known = _voucher_names.get(integration_type.key)
+    if known is None or known[0] is not integration_type:
+        names = tuple(f.name for f in integration_type.target_fields if f.role == "voucher")
+        known = _voucher_names[integration_type.key] = (integration_type, names)
+    return known[1]
 
 
 def failed(voucher: Voucher, error: AdapterError | Text, code: str | None = None) -> ExportResult:

@@ -22,8 +22,11 @@ def main(argv: list[str] | None = None) -> None:
         default=True,
         help="refuse more than 20 Xledger requests per token in 5 s (default: on)",
     )
+    parser.add_argument(
+        "--quiet", action="store_true", help="no access log line per request (benchmarks)"
+    )
     args = parser.parse_args(argv)
-    server = serve(args.host, args.port, log_requests=True, burst_limit=args.burst_limit)
+    server = serve(args.host, args.port, log_requests=not args.quiet, burst_limit=args.burst_limit)
     print(demo.credentials_summary(server.url), flush=True)
     try:
         threading.Event().wait()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from werkzeug.routing import BaseConverter
 
 from sandbox import business_central, control, dataverse, entra, tripletex, xledger
@@ -50,8 +50,8 @@ def create_sandbox_app(state: SandboxState | None = None) -> Flask:
 
     @app.after_request
     def log_request(response: Response) -> Response:
-        # Method, host, path and status only: never headers, query strings or bodies, which
-        # carry tokens and client secrets.
+        # Method, host, path, status and the answer's error code only: never headers, query
+        # strings or bodies, which carry tokens and client secrets.
         host, _, rest = request.path.lstrip("/").partition("/")
         if host not in ("_sandbox", "favicon.ico"):
             app.config["SANDBOX_STATE"].log_request(
@@ -62,6 +62,7 @@ def create_sandbox_app(state: SandboxState | None = None) -> Flask:
                     "host": host,
                     "path": "/" + rest,
                     "status": response.status_code,
+                    "error": g.get("sandbox_error"),
                 }
             )
         return response

@@ -31,7 +31,8 @@ class SandboxClient:
         return self._call("GET", "ledger")
 
     def requests_seen(self) -> list[dict[str, Any]]:
-        """API requests seen so far: at, api, method, host, path, status."""
+        """API requests seen so far: at, api, method, host, path, status, error (the code of
+        the error the answer carried, None for none: a burst refusal is 200 with one)."""
         return self._call("GET", "requests")["requests"]
 
     def clear_requests(self) -> None:

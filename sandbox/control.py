@@ -82,7 +82,7 @@ def api_ledger() -> Response:
 
 @bp.get("/api/requests")
 def api_requests() -> Response:
-    """API requests seen: method, host, path, status (never headers or bodies)."""
+    """API requests seen: method, host, path, status, error code (never headers or bodies)."""
     state = _state()
     with state.lock:
         return json_response({"requests": list(state.requests)})

@@ -17,7 +17,7 @@ from urllib.parse import unquote
 from flask import Blueprint, Response, current_app, request
 
 from sandbox.faults import transport_faults
-from sandbox.responses import json_response, utc_now
+from sandbox.responses import json_response, note_error, utc_now
 from sandbox.state import SandboxState
 
 bp = Blueprint("entra", __name__)
@@ -34,6 +34,7 @@ def _state() -> SandboxState:
 
 def aadsts_error(host: str, status: int, error: str, code: int, message: str) -> Response:
     """The Entra error body: AADSTS text plus trace id, correlation id and timestamp."""
+    note_error(error)
     trace_id = str(uuid.uuid4())
     # Entra echoes the caller's `client-request-id` as the correlation id.
     given = request.headers.get("client-request-id", "")

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response
+from flask import Response, g, has_request_context
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -20,13 +20,22 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
+def note_error(code: str | int | None) -> None:
+    """Remember the error code this request is answered with, for the request log: a refusal
+    such as Xledger's burst limit comes back as 200, so the status alone does not show it."""
+    if has_request_context():
+        g.sandbox_error = None if code is None else str(code)
+
+
 def xledger_errors(*errors: dict[str, Any], status: int = 200) -> Response:
     """Xledger: GraphQL `errors` array, `code` beside `message` (ACCOUNTING_APIS §1.4)."""
+    note_error(errors[0].get("code") if errors else None)
     return json_response({"errors": list(errors)}, status)
 
 
 def dataverse_error(status: int, code: str, message: str) -> Response:
     """Dataverse: `{"error": {"code": "0x8…", "message": …}}` (§3.4)."""
+    note_error(code)
     return json_response(
         {"error": {"code": code, "message": message}},
         status,
@@ -36,6 +45,7 @@ def dataverse_error(status: int, code: str, message: str) -> Response:
 
 def bc_error(status: int, code: str, message: str) -> Response:
     """Business Central: the message ends with two spaces, `CorrelationId:`, two spaces (§4.3)."""
+    note_error(code)
     correlation = str(uuid.uuid4())
     text = f"{message}  CorrelationId:  {correlation}."
     return json_response(

@@ -18,7 +18,7 @@ from flask import Blueprint, Response, current_app, request
 
 from sandbox import demo
 from sandbox.faults import transport_faults
-from sandbox.responses import json_response
+from sandbox.responses import json_response, note_error
 from sandbox.state import SandboxState
 
 bp = Blueprint("tripletex", __name__)
@@ -38,6 +38,7 @@ def _state() -> SandboxState:
 def error(status: int, message: str, validation: list[dict] | None = None, code=None) -> Response:
     """Tripletex's error envelope, with its request id in the body and the header."""
     request_id = str(uuid.uuid4())
+    note_error(code or CODES.get(status, 1000))
     body = {
         "status": status,
         "code": code or CODES.get(status, 1000),

@@ -4,7 +4,9 @@ references and readback.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
+from itertools import chain
 from typing import Any
 
 import requests
@@ -41,9 +43,9 @@ from adapters.vouchers import (
     date_text,
     failed,
     money,
-    spread_voucher_fields,
     text_value,
     unbalanced,
+    voucher_fields,
 )
 from adapters.xledger.errors import (
     EMPTY_CHART,
@@ -106,6 +108,8 @@ class XledgerAdapter(Adapter):
         self.limiter = shared_limiter(
             fingerprint("xledger", self._token), BURST_LIMIT, BURST_WINDOW
         )
+        # id(voucher) → (voucher, `_encoded(voucher)`), from `prepare` until `export` takes it.
+        self._prepared: dict[int, tuple[Voucher, Text | str]] = {}
 
     @property
     def url(self) -> str:
@@ -240,36 +244,59 @@ class XledgerAdapter(Adapter):
 
     def export(self, vouchers: list[Voucher]) -> list[ExportResult]:
         results: dict[str, ExportResult] = {}
+        encoded: dict[int, str] = {}
         sendable = []
         for voucher in vouchers:
-            problem = unbalanced(voucher, TYPE.batch_limit)
-            if problem is not None:
-                results[voucher.reference] = failed(voucher, problem, "not_sent")
+            inputs = self._take(voucher)
+            if isinstance(inputs, Text):
+                results[voucher.reference] = failed(voucher, inputs, "not_sent")
             else:
+                encoded[id(voucher)] = inputs
                 sendable.append(voucher)
         for batch in batches(sendable, TYPE.batch_limit):
-            for result in self._send_isolating(batch):
+            for result in self._send_isolating(batch, encoded):
                 results[result.reference] = result
         return [results[v.reference] for v in vouchers]
 
-    def _send_isolating(self, batch: list[Voucher]) -> list[ExportResult]:
+    def prepare(self, vouchers: list[Voucher]) -> None:
+        """Check and encode the vouchers' lines now; `export` of these same voucher objects
+        sends what was encoded here (a run prepares a batch while the one before is sent)."""
+        for voucher in vouchers:
+            self._prepared[id(voucher)] = (voucher, self._encoded(voucher))
+
+    def _take(self, voucher: Voucher) -> Text | str:
+        entry = self._prepared.pop(id(voucher), None)
+        if entry is not None and entry[0] is voucher:
+            return entry[1]
+        return self._encoded(voucher)
+
+    def _encoded(self, voucher: Voucher) -> Text | str:
+        """Why the voucher cannot be sent as it is, or its `addGLImportItems` inputs as JSON
+        (the list's items, without its brackets)."""
+        problem = unbalanced(voucher, TYPE.batch_limit)
+        if problem is not None:
+            return problem
+        inputs = [
+            {"clientId": f"{voucher.reference}#{index}", "node": node}
+            for index, node in enumerate(self._nodes(voucher))
+        ]
+        return json.dumps(inputs, allow_nan=False)[1:-1]
+
+    def _send_isolating(self, batch: list[Voucher], encoded: dict[int, str]) -> list[ExportResult]:
         # Xledger refuses a whole call for one bad value; send the vouchers one by one then, so
         # that the good ones go through and the bad one is named.
         try:
-            return self._send(batch)
+            return self._send(batch, encoded)
         except _CallRefused as refused:
             if len(batch) == 1:
                 return [failed(batch[0], refused.error)]
-        return [result for voucher in batch for result in self._send_isolating([voucher])]
+        return [r for voucher in batch for r in self._send_isolating([voucher], encoded)]
 
-    def _send(self, batch: list[Voucher]) -> list[ExportResult]:
-        inputs = []
-        for voucher in batch:
-            for index, node in enumerate(self._nodes(voucher)):
-                inputs.append({"clientId": f"{voucher.reference}#{index}", "node": node})
+    def _send(self, batch: list[Voucher], encoded: dict[int, str]) -> list[ExportResult]:
+        body = _INPUTS_OPEN + ", ".join(encoded[id(voucher)] for voucher in batch) + _INPUTS_CLOSE
         self.carrying()
         try:
-            data = self._graphql(ADD_GL_IMPORT_ITEMS, {"inputs": inputs}, idempotent=False)
+            data = self._post(body.encode(), idempotent=False)
         except DataError as error:
             # Only a refusal of the mutation itself means nothing was stored; a failure of the
             # readback below must never make us send the same lines again.
@@ -298,26 +325,33 @@ class XledgerAdapter(Adapter):
         ]
 
     def _nodes(self, voucher: Voucher) -> list[dict[str, Any]]:
+        # `spread_voucher_fields` without its copy of every line: the voucher's shared fields
+        # first, then the line's own non-empty ones over them.
+        shared = voucher_fields(voucher, TYPE).items()
         nodes = []
-        for line in spread_voucher_fields(voucher, TYPE):
+        number, reference, owner = voucher.number, voucher.reference, self.entity_code
+        for line in voucher.lines:
             node: dict[str, Any] = {
-                "trRegNumber": voucher.number,
+                "trRegNumber": number,
                 "transactionSource": {"code": "GL"},
-                "extIdentifier": voucher.reference,
+                "extIdentifier": reference,
                 "amount": money(line["amount"]),
             }
-            if self.entity_code:
-                node["owner"] = {"code": self.entity_code}
-            for name, value in line.items():
-                if name == "postedDate":
+            if owner:
+                node["owner"] = {"code": owner}
+            for name, value in chain(shared, line.items()):
+                kind = _NODE_FIELDS.get(name, _SKIP)
+                if kind is _SKIP or value is None or value == "":
+                    continue
+                if kind is _LOOKUP:
+                    node[name] = {"code": str(value)}
+                elif kind is _DATE:
                     node[name] = date_text(value)
-                elif name == "balancingAccount":
+                elif kind is _BALANCING:
                     # The balancing line is an ordinary line on the payable account.
                     node["account"] = {"code": str(value)}
-                elif name in _LOOKUPS:
-                    node[name] = {"code": str(value)}
-                elif name in _PLAIN_LENGTHS:
-                    node[name] = text_value(value, _PLAIN_LENGTHS[name])
+                else:
+                    node[name] = text_value(value, kind)
             nodes.append(node)
         return nodes
 
@@ -352,6 +386,13 @@ class XledgerAdapter(Adapter):
     def _graphql(
         self, query: str, variables: dict[str, Any], *, idempotent: bool = True
     ) -> dict[str, Any]:
+        return self._post(
+            json.dumps({"query": query, "variables": variables}, allow_nan=False).encode(),
+            idempotent=idempotent,
+        )
+
+    def _post(self, body: bytes, *, idempotent: bool = True) -> dict[str, Any]:
+        """POST one GraphQL request (`{"query", "variables"}` as JSON); its `data`."""
         if not self._token:
             raise AuthError(MISSING_TOKEN, provider_code="no_token", field="api_token")
         response = self.http.request(
@@ -360,7 +401,7 @@ class XledgerAdapter(Adapter):
             classify=self._classify,
             idempotent=idempotent,
             limiter=self.limiter,
-            json={"query": query, "variables": variables},
+            data=body,
             headers={
                 "Authorization": f"token {self._token}",
                 "Content-Type": "application/json",
@@ -416,10 +457,16 @@ class XledgerAdapter(Adapter):
             after = edges[-1]["cursor"]
 
 
-# Line fields sent as lookups, and plain text fields with their longest accepted length
-# (looked up once: the export builds a node per voucher line).
-_LOOKUPS = frozenset(LOOKUPS)
-_PLAIN_LENGTHS = {name: TYPE.target_field(name).max_length for name in PLAIN}
+# What each line field becomes in a node: a lookup, a date, the balancing line's account, or
+# plain text with its longest accepted length (looked up once per field: the export builds a
+# node per voucher line, on the thread that sends).
+_SKIP, _LOOKUP, _DATE, _BALANCING = object(), object(), object(), object()
+_NODE_FIELDS: dict[str, Any] = {
+    **{name: TYPE.target_field(name).max_length for name in PLAIN},
+    **dict.fromkeys(LOOKUPS, _LOOKUP),
+    "postedDate": _DATE,
+    "balancingAccount": _BALANCING,
+}
 
 
 def _decoded(response: requests.Response) -> Any:
@@ -432,6 +479,12 @@ def _decoded(response: requests.Response) -> Any:
         except ValueError:
             cache["_xledger_body"] = None
     return cache["_xledger_body"]
+
+
+# An `addGLImportItems` body around its inputs, as `json.dumps` writes the whole body: the
+# inputs encoded a voucher at a time are joined into the same bytes.
+_INPUTS_OPEN = '{"query": ' + json.dumps(ADD_GL_IMPORT_ITEMS) + ', "variables": {"inputs": ['
+_INPUTS_CLOSE = "]}}"
 
 
 class _CallRefused(Exception):

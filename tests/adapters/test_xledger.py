@@ -206,6 +206,40 @@ def test_a_resent_voucher_after_errors_counts_once_fixed(make: Make) -> None:
     assert adapter.find_exported([fixed.reference]) == {fixed.reference: result.external_id}
 
 
+def test_a_prepared_batch_is_stored_as_an_unprepared_one(
+    make: Make, control: SandboxClient
+) -> None:
+    # An export run prepares the next batch while the one before is in flight.
+    batch = [
+        voucher(5, "100.5", "20", glObject1="100", project="P100", taxRule="0"),
+        voucher(6, "7.25", text="Ærlig «sitat» \\ og\tfane"),
+    ]
+
+    def stored() -> list[dict]:
+        items = control.ledger()["xledger"]["import_items"]
+        return [{k: v for k, v in i.items() if k not in ("createdAt", "modifiedAt")} for i in items]
+
+    assert all(r.ok for r in make().export(batch))
+    unprepared = stored()
+    control.reset()
+    adapter = make(api_token=control.new_xledger_token())
+    adapter.prepare(batch)
+    assert all(r.ok for r in adapter.export(batch))
+    assert stored() == unprepared
+
+
+def test_work_prepared_for_another_voucher_object_is_not_sent(
+    make: Make, control: SandboxClient
+) -> None:
+    adapter = make()
+    broken = voucher(8, "10", account="9999")
+    adapter.prepare([broken])
+    fixed = replace(broken, lines=voucher(8, "10").lines)  # same reference, new lines
+    assert adapter.export([fixed])[0].ok
+    accounts = {i["account"]["code"] for i in control.ledger()["xledger"]["import_items"]}
+    assert accounts == {"7140", "2910"}
+
+
 def test_unbalanced_voucher_is_refused_before_sending(make: Make, control: SandboxClient) -> None:
     lopsided = voucher(4, "10")
     lopsided.lines[-1]["amount"] = Decimal("-9")

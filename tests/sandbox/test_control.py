@@ -137,7 +137,8 @@ def test_request_log_never_holds_tokens_or_secrets(sandbox, control):
         "xledger",
     ]
     assert [r["status"] for r in seen] == [200, 200, 401, 200, 200, 200]
-    assert set(seen[0]) == {"at", "api", "method", "host", "path", "status"}
+    assert [r["error"] for r in seen] == [None, None, "invalid_client", None, None, None]
+    assert set(seen[0]) == {"at", "api", "method", "host", "path", "status", "error"}
     dump = repr(seen)
     for secret in (token, dv_token, demo.CLIENT_SECRET, "wrong-secret-value", demo.XLEDGER_TOKEN):
         assert secret not in dump

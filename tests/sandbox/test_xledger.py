@@ -267,6 +267,14 @@ def test_burst_limit_trips_at_the_21st_request_and_slides(sandbox, control):
     assert "data" in xledger(sandbox, "{ __typename }").json()
 
 
+def test_request_log_names_the_burst_refusal_that_came_back_as_200(sandbox, control):
+    control.settings(burst_limit=True, burst_max_requests=2)
+    for _ in range(3):
+        xledger(sandbox, "{ __typename }")
+    seen = [(r["status"], r["error"]) for r in control.requests_seen()]
+    assert seen == [(200, None), (200, None), (200, "BAD_REQUEST.BURST_RATE_LIMIT_REACHED")]
+
+
 def test_burst_limit_is_off_when_embedded_and_configurable(sandbox, control):
     assert control.settings()["burst_limit"] is False
     control.settings(burst_limit=True, burst_max_requests=3)

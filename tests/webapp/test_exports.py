@@ -5,6 +5,7 @@ Xledger's burst limit)."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 
 import pytest
 
@@ -155,6 +156,15 @@ def test_an_interrupted_run_is_reconciled_with_the_provider_not_sent_twice(
     refs = ledger_references(sandbox, integration.id)
     assert refs == {f"LL-{integration.id}-{c.id}": 1 for c in sent_before_crash + not_sent}
     assert {i.status for i in items(integration).values()} == {"exported"}
+
+
+def test_a_run_leaves_every_object_collectable_again(org, make, sandbox, token):
+    # While it lasts, a run keeps what existed before it out of the collector's sight
+    # (webapp/services/exports/heap.py); nothing stays frozen after it.
+    integration = connected_xledger(org, token)
+    make.claim(org)
+    assert export_now(integration).status == "succeeded"
+    assert gc.get_freeze_count() == 0
 
 
 def test_a_job_runs_its_run_only_once(org, make, sandbox, token):

@@ -9,9 +9,16 @@ import datetime as dt
 import json
 
 import pytest
+from peewee import OperationalError
 
 from sandbox import demo
-from tests.webapp.exporting import connected, connected_xledger, final_run, ledger_references
+from tests.webapp.exporting import (
+    connected,
+    connected_xledger,
+    final_run,
+    ledger_references,
+    wait_for,
+)
 from webapp.db import utcnow
 from webapp.models import ExportItem, Integration, SyncRun
 from webapp.services import exports, integrations, scheduler
@@ -157,6 +164,56 @@ def test_a_batch_claimed_ahead_goes_back_to_waiting_when_the_run_stops(
     reconnect(integration)
     again = export_now(integration)
     assert again.status == "succeeded", again.message
+    assert items(integration) == {claim.id: "exported" for claim in claims}
+    assert ledger_references(sandbox, integration.id) == {
+        f"LL-{integration.id}-{claim.id}": 1 for claim in claims
+    }
+
+
+def test_a_run_that_fails_while_a_call_is_in_flight_books_each_claim_once_after(
+    app, make, sandbox, monkeypatch
+):
+    # One claim per call. The run records an answer and claims the batches ahead in one
+    # transaction while the sender goes on by itself. The second such transaction fails while
+    # the third call is on its way and the fourth batch waits its turn: the answered but
+    # unrecorded second claim and the third are "sent, outcome unknown" (asked about next
+    # time); the fourth, claimed but never sent, and the fifth simply wait.
+    from webapp.services.exports.run import Export
+
+    app.config["EXPORT_BATCH_LINES"] = 3  # two lines and the balancing line
+    token = sandbox.new_xledger_token()
+    org = make.org()
+    integration = connected_xledger(org, token)
+    lines = (("mileage", "100.00"), ("meals", "20.00"))
+    claims = [make.claim(org, lines=lines) for _ in range(5)]
+    real_record = Export._record
+    recorded = []
+
+    def record(export, rows):
+        if recorded:
+            # The third call's lines reached Xledger, its readback is still on its way.
+            wait_for(lambda: len(sandbox.ledger()["xledger"]["import_items"]) >= 9, timeout=10)
+            raise OperationalError("the database went away")
+        # From here on each request takes a while, so the third call is still in flight when
+        # the database fails (whatever the machine's speed).
+        sandbox.set_fault(token, "latency", seconds=0.5)
+        recorded.append(rows)
+        return real_record(export, rows)
+
+    monkeypatch.setattr(Export, "_record", record)
+    run = export_now(integration)
+
+    assert run.status == "failed"
+    assert items(integration) == {
+        claims[0].id: "exported",
+        claims[1].id: "pending",
+        claims[2].id: "pending",
+    }
+    monkeypatch.setattr(Export, "_record", real_record)
+    sandbox.clear_faults(token)
+    again = export_now(integration)
+    assert again.status == "succeeded", again.message
+    assert again.skipped_count == 2  # found in Xledger, not sent again
     assert items(integration) == {claim.id: "exported" for claim in claims}
     assert ledger_references(sandbox, integration.id) == {
         f"LL-{integration.id}-{claim.id}": 1 for claim in claims

@@ -11,9 +11,12 @@ The exactly-once protocol, per batch of vouchers:
    reason) and the run's counts, and commit.
 
 Batches overlap without changing the order of the steps for any one batch: while batch N is
-sent (on a worker thread, `sending`), the run records N-1's outcome and claims N+1 in one
-transaction; N+1 is sent only once that transaction has committed, and only one call is in
-flight at a time. When a run stops, a batch claimed ahead (never sent) goes back to waiting.
+sent (on a worker thread, `sending`), the run records N-1's outcome and claims N+2 in one
+transaction, hands N+2 to the sender once it has committed and has the adapter prepare its
+request (`Adapter.prepare`, no I/O). The sender starts each batch handed to it as soon as the
+one before was answered without an error, so only one call is in flight at a time and the run
+may fall a batch behind without holding the calls up. When a run stops, batches claimed ahead
+(never sent) go back to waiting, and so does a batch whose call never left.
 
 A crash between 1 and 3 leaves `pending` rows. Every run starts by asking the provider which
 pending references it already holds (`Adapter.find_exported`): those are recorded as
@@ -29,7 +32,7 @@ and English. Authentication and permission failures stop the run and put the int
 The package's parts: `settings` (configuration, queue, messages), `lock` (one export per
 integration), `start` (starting and finishing runs), `run` (the protocol), `sending` (a
 batch's call and its retries), `outbox` (export items and claim loading), `history`
-(reading runs).
+(reading runs), `heap` (what existed before a run stays out of its garbage collections).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ the claims loaded for a batch.
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from adapters.types import Text
 from webapp.db import db, is_postgres
@@ -69,14 +70,18 @@ def upsert_items(iid, run_id, now, claims, references, statuses, external, error
     }
 
 
+# The ids as `int[]`, the columns' own type: the driver sends a list of small ids as
+# `smallint[]`, and PostgreSQL then compares each claim with every id of the chunk (16 ms for
+# 500 ids over 10,000 claims, against 1 ms).
 _LINES_PG = (
     "SELECT claim_id, id, date, expense_type, amount, km, description, department, project, "
-    "vat_code, position FROM expense_claim_line WHERE claim_id = ANY(%s) "
+    "vat_code, position FROM expense_claim_line WHERE claim_id = ANY(%s::int[]) "
     "ORDER BY claim_id, position, id"
 )
 _CLAIMS_PG = (
     "SELECT id, claim_number, claimant_name, claimant_email, claimant_number, purpose, "
-    "department, project, approved_at, submitted_at FROM expense_claim WHERE id = ANY(%s)"
+    "department, project, approved_at, submitted_at FROM expense_claim "
+    "WHERE id = ANY(%s::int[])"
 )
 
 
@@ -195,10 +200,12 @@ def record_run_claims(run_id, now, claims, references, statuses, external, error
 
 # On PostgreSQL the batch's writes are one statement: the items, the run's outcome of each
 # claim whose item it wrote, and the run's counts (data-modifying CTEs run whether or not the
-# final SELECT reads them).
+# final SELECT reads them). The rows arrive as one JSON array of [claim, reference, status,
+# external id, error] arrays: encoding it costs the run's thread a fraction of what five
+# array parameters do, on the thread that must keep the sender fed.
 _WRITE_ITEMS_PG = (
-    "WITH t AS (SELECT * FROM unnest(%s::int[], %s::text[], %s::text[], %s::text[], "
-    "%s::text[]) AS t(claim, reference, status, external, error)), "
+    "WITH t AS (SELECT (e->>0)::int AS claim, e->>1 AS reference, e->>2 AS status, "
+    "e->>3 AS external, e->>4 AS error FROM json_array_elements(%s::json) AS e), "
     f"written AS (INSERT INTO {_COLUMNS} SELECT %s, t.claim, %s, t.reference, t.status, "
     f"t.external, t.error, %s, %s FROM t {_ON_CONFLICT} RETURNING claim_id), "
     f"outcomes AS (INSERT INTO {_RUN_CLAIM_COLUMNS} SELECT %s, t.claim, t.reference, t.status, "
@@ -221,8 +228,8 @@ def write_items(
     the run's `counts` (COUNT_COLUMNS) when given; the claims whose items were written. Call
     inside a transaction."""
     if is_postgres():
-        params = [claims, references, statuses, external, errors, iid, run_id, now, now]
-        params += [run_id, now]
+        rows = json.dumps(list(zip(claims, references, statuses, external, errors, strict=True)))
+        params = [rows, iid, run_id, now, now, run_id, now]
         query = WRITE_ITEMS_PG
         if counts is not None:
             query = WRITE_ITEMS_AND_COUNTS_PG

@@ -8,6 +8,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
+from itertools import islice
 from typing import Any
 
 from flask_babel import gettext as _
@@ -35,7 +36,7 @@ from webapp.models import (
 from webapp.services import audit, integrations
 from webapp.services.claims import events as claim_events
 from webapp.services.claims import routing
-from webapp.services.exports import endings
+from webapp.services.exports import endings, heap
 from webapp.services.exports.lock import export_lock
 from webapp.services.exports.outbox import (
     NO_CREDENTIALS,
@@ -55,6 +56,13 @@ from webapp.services.exports.settings import (
 )
 from webapp.services.exports.start import create_retry, finish
 from webapp.services.webhooks import outbox as webhook_outbox
+
+# Claims resolved at a time (a few milliseconds' work between two looks at the sender).
+RESOLVE_STEP = 50
+# Batches handed to the sender and not answered yet, at most: the one in flight and two
+# claimed ahead, so that this thread may be slow on one batch (reading the next chunk of
+# claims) without ever holding the calls up.
+HANDED = 3
 
 # --- running -------------------------------------------------------------------------------------
 
@@ -89,7 +97,8 @@ def execute(integration_id: int, run_id: int) -> str:
             return "skipped"
         export = Export(SyncRun.get_by_id(run_id))
         try:
-            return export.run()
+            with heap.frozen():
+                return export.run()
         finally:
             if export.events:
                 webhook_outbox.kick()  # after the commits: the events are there to send
@@ -108,12 +117,9 @@ class Export:
         # Webhook events written with the outcomes (delivered once the run has committed).
         self.events = 0
         self.adapter: Adapter | None = None
-        # The claimed batch whose call has not been answered: if the run stops before a
-        # request carrying it left (`adapter.carried`), its claims go back to waiting.
-        self.holding: list[Voucher] = []
-        # The batch claimed ahead, while the one before it is sent: never sent yet, so its
-        # claims go back to waiting whenever the run stops.
-        self.ahead: list[Voucher] = []
+        # Claimed vouchers no request carried when the run stopped (a batch claimed ahead, or
+        # one whose call never left): their claims go back to waiting.
+        self.unsent: list[Voucher] = []
 
     # The outcome is decided in `run`; `finally` guarantees a final state whatever happens.
     def run(self) -> str:
@@ -183,19 +189,27 @@ class Export:
         export item's unique claim makes a second booking impossible in the database too.
         """
         routing.adopt_unrouted(self.integration)
-        return [claim_id for (claim_id,) in routing.routed_to(self.integration).tuples()]
+        # Plain driver rows: one id each, tens of thousands of them before the first call.
+        return [claim_id for (claim_id,) in db.execute(routing.routed_to(self.integration))]
 
     def _vouchers(self, itype: IntegrationType, plan, ids: list[int], tz: str) -> Iterator[Voucher]:
-        """Resolve the claims a chunk at a time; claims that cannot be resolved fail here."""
+        """Read the claims a chunk at a time and resolve them a few at a time, as the batches
+        take them (so that no call waits on a whole chunk); claims that cannot be resolved
+        fail here."""
         chunk = int(setting("EXPORT_CLAIM_CHUNK"))
         for start in range(0, len(ids), chunk):
             data = load_claims(ids[start : start + chunk])
-            vouchers, errors = resolve_claims(
-                itype, plan, data, integration_id=self.integration.id, tz=tz
-            )
-            if errors:
-                self._record_claim_errors(errors)
-            yield from vouchers
+            for at in range(0, len(data), RESOLVE_STEP):
+                vouchers, errors = resolve_claims(
+                    itype,
+                    plan,
+                    data[at : at + RESOLVE_STEP],
+                    integration_id=self.integration.id,
+                    tz=tz,
+                )
+                if errors:
+                    self._record_claim_errors(errors)
+                yield from vouchers
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -203,39 +217,43 @@ class Export:
         """Steps 1-3 for every batch, one call in flight at a time.
 
         While batch N is sent (on the sender's thread), this thread records batch N-1's
-        outcome and claims batch N+1 in one transaction, which commits before N+1 is sent.
+        outcome and claims the batch after those already handed over in one transaction, hands
+        it to the sender once that has committed, and has the adapter prepare its request.
         """
-        first = next(upcoming, None)
-        if first is None:
+        ahead = list(islice(upcoming, 2))
+        if not ahead:
             return
-        second = next(upcoming, None)
         with db.atomic():
-            claimed = self._store(self._pending_rows(first + (second or [])))
-        sending = self._claimed(first, claimed)
-        ahead = self._claimed(second, claimed) if second is not None else None
-        with Sender(adapter, RetryPolicy.from_settings(), self.run_row.id) as sender:
-            self.holding, self.ahead = sending, ahead or []
-            sender.start(sending)
-            while True:
-                delivery = sender.wait()
-                rows = self._found_rows(delivery.found, sending)
-                if delivery.error is not None:
-                    self.holding = delivery.batch
-                    self._record(rows)
-                    raise delivery.error
-                following = None
-                if ahead is not None:
-                    self.holding, self.ahead = ahead, []
-                    sender.start(ahead)
-                    following = next(upcoming, None)
-                rows += self._outcome_rows(delivery.batch, delivery.results)
-                claimed = self._record(rows + self._pending_rows(following or []))
-                if ahead is None:
-                    self.holding = []  # answered and recorded: nothing is held any more
-                    return
-                sending = ahead
-                ahead = self._claimed(following, claimed) if following is not None else None
-                self.ahead = ahead or []
+            claimed = self._store([row for batch in ahead for row in self._pending_rows(batch)])
+        sender = Sender(adapter, RetryPolicy.from_settings(), self.run_row.id)
+        try:
+            with sender:
+                waiting = self._hand_over(sender, ahead, claimed)  # handed, answer not taken
+                while waiting:
+                    delivery = sender.wait()
+                    waiting -= 1
+                    rows = self._found_rows(delivery.found, delivery.handed)
+                    if delivery.error is not None:
+                        if not delivery.carried:
+                            self.unsent += delivery.batch
+                        self._record(rows)
+                        raise delivery.error
+                    ahead = list(islice(upcoming, HANDED - waiting))
+                    rows += self._outcome_rows(delivery.batch, delivery.results)
+                    rows += [row for batch in ahead for row in self._pending_rows(batch)]
+                    waiting += self._hand_over(sender, ahead, self._record(rows))
+        finally:
+            self.unsent += sender.unsent()
+
+    def _hand_over(self, sender: Sender, batches: list[list[Voucher]], claimed: set[int]) -> int:
+        """Hand the claimed part of each batch to the sender, then have their requests
+        prepared while the calls before them are in flight; how many batches were handed."""
+        mine = [self._claimed(batch, claimed) for batch in batches]
+        for batch in mine:
+            sender.send(batch)
+        for batch in mine:
+            sender.prepare(batch)
+        return len(mine)
 
     def _record(self, rows: list[tuple]) -> set[int]:
         """Step 3 for one batch, step 1 for a later one and the counts: one transaction."""
@@ -248,12 +266,9 @@ class Export:
         A claim is "sent, outcome unknown" (pending, asked about by the next run) only when
         a request carrying it may have reached the provider (ACCOUNTING_APIS §8).
         """
-        unsent = list(self.ahead)
-        if not (self.adapter is not None and self.adapter.carried):
-            unsent += self.holding
-        if not unsent:
+        if not self.unsent:
             return
-        claims = [voucher.claim_id for voucher in unsent]
+        claims = [voucher.claim_id for voucher in self.unsent]
         try:
             gone = (
                 ExportItem.delete()
@@ -268,7 +283,7 @@ class Export:
             log.exception("export run %s: could not return unsent claims", self.run_row.id)
             return
         log.info("export run %s: %d unsent claim(s) back to waiting", self.run_row.id, gone)
-        self.holding, self.ahead = [], []
+        self.unsent = []
 
     @staticmethod
     def _pending_rows(batch: list[Voucher]) -> list[tuple]:

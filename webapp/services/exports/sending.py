@@ -1,14 +1,15 @@
-"""Sending one claimed batch (step 2): the provider call and its bounded retries.
+"""Sending claimed batches (step 2): the provider calls and their bounded retries.
 
-`deliver` touches no database and no app context, so that the run can send a batch on a worker
-thread (`Sender`) while its own thread records the previous batch's outcome and claims the
+`deliver` touches no database and no app context, so that the run can send batches on a worker
+thread (`Sender`) while its own thread records the outcome of the batch before and claims the
 next one; exactly one call is in flight at a time, and only for a batch whose claim committed.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import deque
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -47,6 +48,13 @@ class Delivery:
     found: dict[str, str] = field(default_factory=dict)
     results: list[ExportResult] = field(default_factory=list)
     error: BaseException | None = None
+    # The batch as handed over, and whether a request carrying it may have left
+    # (`Adapter.carried`): if not, its claims go back to waiting when the run stops.
+    handed: list[Voucher] = field(init=False)
+    carried: bool = False
+
+    def __post_init__(self) -> None:
+        self.handed = self.batch
 
 
 def deliver(adapter: Adapter, batch: list[Voucher], policy: RetryPolicy, run_id: int) -> Delivery:
@@ -89,33 +97,83 @@ def deliver(adapter: Adapter, batch: list[Voucher], policy: RetryPolicy, run_id:
     return delivery
 
 
-class Sender:
-    """One worker thread that sends one batch at a time for a run.
+# Vouchers prepared between two looks at whether their batch has started (about 1 ms).
+PREPARE_STEP = 25
 
-    Leaving the `with` block waits for a call still in flight, so that whoever decides what to
-    release after a failure sees whether that call left (`Adapter.carried`).
+
+class Sender:
+    """One worker thread that sends the batches handed to it (`send`), in order, one call at
+    a time.
+
+    A batch is handed over only once its claim has committed. The next one starts as soon as
+    the one before it was answered without an error, without waiting for the run's thread,
+    which meanwhile records that answer. After an error, or once the run leaves the `with`
+    block, nothing more starts; leaving waits for the call in flight, so that `unsent` then
+    names exactly the vouchers no request carried.
     """
 
     def __init__(self, adapter: Adapter, policy: RetryPolicy, run_id: int) -> None:
         self.adapter = adapter
         self.policy = policy
         self.run_id = run_id
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"export-{run_id}")
-        self._future: Future[Delivery] | None = None
+        self._changed = threading.Condition()
+        self._queue: deque[list[Voucher]] = deque()  # handed over, not started
+        self._answers: deque[Delivery] = deque()  # answered, not yet taken by `wait`
+        self._stopped = False
+        self._thread = threading.Thread(target=self._work, name=f"export-{run_id}", daemon=True)
+        self._thread.start()
 
-    def start(self, batch: list[Voucher]) -> None:
-        """Send `batch`, whose claim has committed (no other call may be in flight)."""
-        assert self._future is None, "one call in flight at a time"
-        self.adapter.carried = False
-        self._future = self._pool.submit(deliver, self.adapter, batch, self.policy, self.run_id)
+    def send(self, batch: list[Voucher]) -> None:
+        """Send `batch`, whose claim has committed, once the batches before it are answered."""
+        with self._changed:
+            self._queue.append(batch)
+            self._changed.notify_all()
+
+    def prepare(self, batch: list[Voucher]) -> None:
+        """Have the adapter prepare `batch`, handed over and waiting for the call in flight, a
+        few vouchers at a time while it waits; what is left once it starts, `export` does on
+        the sender's thread (whichever thread would otherwise wait does the work)."""
+        for start in range(0, len(batch), PREPARE_STEP):
+            with self._changed:
+                if not any(waiting is batch for waiting in self._queue):
+                    return
+            self.adapter.prepare(batch[start : start + PREPARE_STEP])
 
     def wait(self) -> Delivery:
-        """The answer to the batch in flight."""
-        assert self._future is not None
-        try:
-            return self._future.result()
-        finally:
-            self._future = None
+        """The answer to the oldest batch handed over whose answer was not taken yet."""
+        with self._changed:
+            while not self._answers:
+                self._changed.wait()
+            return self._answers.popleft()
+
+    def unsent(self) -> list[Voucher]:
+        """Once the `with` block is left: vouchers of batches that never started, and of an
+        answer not taken whose call never left."""
+        with self._changed:
+            vouchers = [voucher for batch in self._queue for voucher in batch]
+            for delivery in self._answers:
+                if not delivery.carried:
+                    vouchers += delivery.batch
+            return vouchers
+
+    def _work(self) -> None:
+        while True:
+            with self._changed:
+                while not (self._queue or self._stopped):
+                    self._changed.wait()
+                if self._stopped:
+                    return
+                batch = self._queue.popleft()
+                self.adapter.carried = False
+            try:
+                delivery = deliver(self.adapter, batch, self.policy, self.run_id)
+            except BaseException as error:  # never leave the run waiting for an answer
+                delivery = Delivery(batch, error=error)
+            delivery.carried = self.adapter.carried
+            with self._changed:
+                self._answers.append(delivery)
+                self._stopped = self._stopped or delivery.error is not None
+                self._changed.notify_all()
 
     def __enter__(self) -> Sender:
         return self
@@ -126,5 +184,7 @@ class Sender:
         value: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._pool.shutdown(wait=True)
-        self._future = None
+        with self._changed:
+            self._stopped = True
+            self._changed.notify_all()
+        self._thread.join()
