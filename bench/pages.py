@@ -550,11 +550,11 @@ def under_gunicorn(settings: dict, app, user_id: int, pages: list[Page], seconds
     p95 = percentile(times, 95) * 1000 if times else float("nan")
     print(
         f"\n(b) gunicorn ({workers} gthread workers x 4 threads), {CLIENTS} clients, "
-        f"{seconds:.0f} s: {len(results)} requests, p50 {p50:.1f} ms, p95 {p95:.1f} ms"
+        f"{seconds:.0f} s: {len(results)} requests, {rate:.0f} requests/s, p50 {p50:.1f} ms, "
+        f"p95 {p95:.1f} ms"
     )
-    print(f"bench: gunicorn {CLIENTS} clients requests/s {rate:.0f} requests/s (reported)")
-    print(f"bench: gunicorn {CLIENTS} clients p50 {p50:.1f} ms (reported)")
-    print(f"bench: gunicorn {CLIENTS} clients p95 {p95:.1f} ms (reported)")
+    # Requests/s, p50 and p95 are reported above (the issue sets no target for them); a
+    # `bench:` line is a figure with its target.
     print(f"bench: gunicorn {CLIENTS} clients errors {errors} errors (target <= {TARGET_ERRORS})")
     return errors <= TARGET_ERRORS
 
