@@ -108,6 +108,21 @@ def load_claims(ids: list[int]) -> list[ClaimData]:
     return _load_claims_orm(ids)
 
 
+# A claim's columns in the order of `ClaimData`'s fields (its lines come apart).
+CLAIM_COLUMNS = (
+    ExpenseClaim.id,
+    ExpenseClaim.claim_number,
+    ExpenseClaim.claimant_name,
+    ExpenseClaim.claimant_email,
+    ExpenseClaim.claimant_number,
+    ExpenseClaim.purpose,
+    ExpenseClaim.department,
+    ExpenseClaim.project,
+    ExpenseClaim.approved_at,
+    ExpenseClaim.submitted_at,
+)
+
+
 def _load_claims_orm(ids: list[int]) -> list[ClaimData]:
     lines: dict[int, list[LineData]] = {}
     query = (
@@ -131,22 +146,7 @@ def _load_claims_orm(ids: list[int]) -> list[ClaimData]:
     for claim_id, *values in query:
         lines.setdefault(claim_id, []).append(LineData(*values))
     claims = {}
-    query = (
-        ExpenseClaim.select(
-            ExpenseClaim.id,
-            ExpenseClaim.claim_number,
-            ExpenseClaim.claimant_name,
-            ExpenseClaim.claimant_email,
-            ExpenseClaim.claimant_number,
-            ExpenseClaim.purpose,
-            ExpenseClaim.department,
-            ExpenseClaim.project,
-            ExpenseClaim.approved_at,
-            ExpenseClaim.submitted_at,
-        )
-        .where(ExpenseClaim.id.in_(ids))
-        .tuples()
-    )
+    query = ExpenseClaim.select(*CLAIM_COLUMNS).where(ExpenseClaim.id.in_(ids)).tuples()
     for values in query:
         claims[values[0]] = ClaimData(*values, lines=tuple(lines.get(values[0], ())))  # type: ignore[misc]
     return [claims[claim_id] for claim_id in ids if claim_id in claims]

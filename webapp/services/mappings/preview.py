@@ -34,6 +34,7 @@ from webapp.models import (
     Integration,
     ReferenceCache,
 )
+from webapp.services.exports.outbox import CLAIM_COLUMNS
 from webapp.services.mappings.kept import Kept
 from webapp.services.mappings.rows import (
     CODE_WHAT,
@@ -97,19 +98,7 @@ class _Result:
 
 
 # What the preview shows of a claim and resolves it from (`ClaimData`), and its change time.
-_CLAIM_COLUMNS = (
-    ExpenseClaim.id,
-    ExpenseClaim.claim_number,
-    ExpenseClaim.claimant_name,
-    ExpenseClaim.claimant_email,
-    ExpenseClaim.claimant_number,
-    ExpenseClaim.purpose,
-    ExpenseClaim.department,
-    ExpenseClaim.project,
-    ExpenseClaim.approved_at,
-    ExpenseClaim.submitted_at,
-    ExpenseClaim.updated_at,
-)
+_CLAIM_COLUMNS = (*CLAIM_COLUMNS, ExpenseClaim.updated_at)
 
 
 def sample_claims(integration: Integration, limit: int = PREVIEW_CHOICES) -> list[ExpenseClaim]:
