@@ -11,13 +11,15 @@ import functools
 from collections.abc import Callable
 
 from flask import abort, current_app, g, redirect, request, session, url_for
+from peewee import JOIN
 
 from webapp import sessions
 from webapp.models import DoesNotExist, Integration, Membership, Organization, User
 
 
-def load_user() -> None:
-    """Put the signed-in user (or None) on `g`, once per request."""
+def load_user(with_memberships: bool = False) -> None:
+    """Put the signed-in user (or None) on `g`, once per request; `with_memberships` reads
+    their memberships in the same query (`g.memberships`, organisation pages)."""
     if request.environ.get("ledgerlink.user_loaded"):
         return
     request.environ["ledgerlink.user_loaded"] = True
@@ -25,12 +27,35 @@ def load_user() -> None:
     user_id = session.get("user_id")
     if user_id is None:
         return
-    user = User.get_or_none(User.id == user_id)
+    if with_memberships:
+        user, g.memberships = _user_and_memberships(user_id)
+    else:
+        user = User.get_or_none(User.id == user_id)
     if user is None or not sessions.is_current(session, user, current_app.config):
         session.clear()
+        g.memberships = []
         return
     sessions.touch(session)
     g.user = user
+
+
+def _user_and_memberships(user_id: int) -> tuple[User | None, list[Membership]]:
+    """The user and their memberships with organisations, by name, in one query."""
+    rows = list(
+        User.select(User, Membership, Organization)
+        .join(Membership, JOIN.LEFT_OUTER, on=(Membership.user == User.id), attr="joined")
+        .join(Organization, JOIN.LEFT_OUTER, on=(Membership.organization == Organization.id))
+        .where(User.id == user_id)
+        .order_by(Organization.name)
+    )
+    if not rows:
+        return None, []
+    user = rows[0]
+    # A user without memberships comes back as one row whose membership is None.
+    mine = [row.joined for row in rows if getattr(row, "joined", None) is not None]
+    for membership in mine:
+        membership.user = user
+    return user, mine
 
 
 def memberships(user: User) -> list[Membership]:
@@ -83,12 +108,13 @@ def load_org(endpoint: str | None, values: dict | None) -> None:
     slug = values.pop("org_slug")
     g.org = None
     g.membership = None
-    load_user()  # URL preprocessors run before the app's before_request functions
+    # URL preprocessors run before the app's before_request functions. All of the user's
+    # memberships come with the user: the page's, and the others for the organisation
+    # switch in the header.
+    load_user(with_memberships=True)
     if g.user is None:
         return  # login_required on the view redirects to sign-in
-    # All of the user's memberships in one query: the page's, and the others for the
-    # organisation switch in the header.
-    mine = memberships(g.user)
+    mine = g.memberships
     membership = next((m for m in mine if m.organization.slug == slug), None)
     if membership is None:
         abort(404)
