@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Callable, Mapping
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -54,6 +55,13 @@ def text(value) -> str:
     if isinstance(value, dict):
         return value.get(locale) or value.get("nb") or ""
     return value.get(locale)
+
+
+def word(words: Mapping[str, Callable[[], str]], key: str) -> str:
+    """An internal value in words from a table of translated words (each looked up when
+    read, in the request's language); a value the table lacks reads as itself."""
+    found = words.get(key)
+    return found() if found else key
 
 
 # How instants read on pages: (language, style) → CLDR pattern.

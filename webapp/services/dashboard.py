@@ -19,7 +19,6 @@ from typing import NamedTuple
 
 from peewee import fn
 
-from adapters import get_type
 from adapters.types import Text
 from webapp.models import (
     RUN_FINAL,
@@ -30,6 +29,7 @@ from webapp.models import (
     SyncSchedule,
 )
 from webapp.schedule import Schedule, describe
+from webapp.services.exports.settings import type_name
 from webapp.services.health import expiry as secret_expiry
 from webapp.services.health import issues as connection_issues
 
@@ -218,14 +218,10 @@ def build_cards(integrations: list[Integration], charts: bool = True) -> list[Ca
         mine = points.get(integration.id, [])
         last, active, waiting = (runs.get(point.id) if point else None for point in _shown(mine))
         state, css = state_of(integration, last, expiries.get(integration.id))
-        try:
-            name = get_type(integration.type_key).name
-        except KeyError:
-            name = Text(integration.type_key, integration.type_key)
         out.append(
             Card(
                 integration=integration,
-                type_name=name,
+                type_name=type_name(integration),
                 state=state,
                 state_class=css,
                 schedule=schedules.get(integration.id),

@@ -27,6 +27,7 @@ from webapp.access import (
     org_admin_required,
     org_blueprint_setup,
 )
+from webapp.i18n import word
 from webapp.models import Integration
 from webapp.services import dashboard, integrations
 from webapp.services.integrations import StaleVersion
@@ -63,8 +64,7 @@ CARD_STATE_WORDS = {
 @bp.app_template_global()
 def card_state_word(state: str) -> str:
     """How a card's state reads (the dashboard's card and its compact entry)."""
-    word = CARD_STATE_WORDS.get(state)
-    return word() if word else state
+    return word(CARD_STATE_WORDS, state)
 
 
 @bp.app_template_filter("local_time")

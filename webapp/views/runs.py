@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 
 from webapp import htmx, i18n
 from webapp.access import integration_or_404, org_admin_required, org_blueprint_setup
-from webapp.i18n import text
+from webapp.i18n import text, word
 from webapp.models import Integration, SyncRun
 from webapp.services import dashboard, exports
 from webapp.services.exports import claims as run_claims
@@ -196,14 +196,12 @@ TRIGGER_WORDS = {
 
 @bp.app_template_global()
 def run_status_word(status: str) -> str:
-    word = RUN_STATUS_WORDS.get(status)
-    return word() if word else status
+    return word(RUN_STATUS_WORDS, status)
 
 
 @bp.app_template_global()
 def run_trigger_word(trigger: str) -> str:
-    word = TRIGGER_WORDS.get(trigger)
-    return word() if word else trigger
+    return word(TRIGGER_WORDS, trigger)
 
 
 # Provider ids support asks for, in words (others show under their own technical name).
@@ -224,8 +222,7 @@ def technical_details(run: SyncRun) -> list[tuple[str, str]]:
     for the run and for each enrichment it skipped. Never shown in the message itself."""
 
     def label(key: str) -> str:
-        word = DETAIL_WORDS.get(key)
-        return word() if word else key
+        return word(DETAIL_WORDS, key)
 
     message: dict = run.message or {}
     pairs: list[tuple[str, str]] = []
@@ -253,8 +250,7 @@ INTEGRATION_STATE_WORDS = {
 @bp.app_template_global()
 def integration_state_word(status: str) -> str:
     """An integration's status in words (never the internal value)."""
-    word = INTEGRATION_STATE_WORDS.get(status)
-    return word() if word else status
+    return word(INTEGRATION_STATE_WORDS, status)
 
 
 @bp.app_template_global()

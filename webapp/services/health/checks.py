@@ -86,21 +86,16 @@ def claim_due(now: dt.datetime) -> list[tuple[int, dt.datetime]]:
     return claimed
 
 
-def eligible_ids(ids: list[int]) -> set[int]:
-    """Of these integrations, those to check now (saved, not paused, not stopped for auth)."""
-    stopped = {
-        integration_id
-        for (integration_id,) in SyncSchedule.select(SyncSchedule.integration)
-        .where(SyncSchedule.integration.in_(ids) & SyncSchedule.paused_reason.is_null(False))
-        .tuples()
-    }
-    return {
-        integration_id
-        for (integration_id,) in Integration.select(Integration.id)
-        .where(Integration.id.in_(ids) & Integration.status.in_(CHECKED))
-        .tuples()
-        if integration_id not in stopped
-    }
+def stopped(integration_id: int) -> bool:
+    """Whether the integration's schedule, and its daily checks with it, stopped after days
+    of rejected sign-ins (`scheduler.stop_for_auth`)."""
+    return (
+        SyncSchedule.select(SyncSchedule.id)
+        .where(
+            (SyncSchedule.integration == integration_id) & SyncSchedule.paused_reason.is_null(False)
+        )
+        .exists()
+    )
 
 
 def _add_missing(now: dt.datetime) -> None:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from zoneinfo import ZoneInfo
 
 from peewee import JOIN, IntegrityError
 
-from adapters import get_type
 from webapp.db import db, utcnow
 from webapp.models import ConnectionIssue, Integration, Membership, Notification, User
+from webapp.services.exports.settings import type_name
 from webapp.services.health import expiry as expiry_service
 
 log = logging.getLogger("ledgerlink.notify")
@@ -47,15 +48,11 @@ def recipients(organization_id: int) -> list[User]:
 
 
 def _base(integration: Integration) -> dict:
-    try:
-        system = get_type(integration.type_key).name
-        system_name = {"nb": system.nb, "en": system.en}
-    except KeyError:
-        system_name = {"nb": integration.type_key, "en": integration.type_key}
+    system = type_name(integration)
     return {
         "integration_id": integration.id,
         "integration_name": integration.name,
-        "system": system_name,
+        "system": {"nb": system.nb, "en": system.en},
         "org_slug": integration.organization.slug,
         "time_zone": integration.organization.time_zone,
         "locale": integration.organization.default_locale,
@@ -214,7 +211,7 @@ def deliver_digests(now: dt.datetime | None = None) -> int:
     sent = 0
     for user_id, notes in by_user.items():
         zone = notes[0].payload.get("time_zone") or "Europe/Oslo"
-        local = now.astimezone(expiry_service.ZoneInfo(zone))
+        local = now.astimezone(ZoneInfo(zone))
         if local.hour < DIGEST_HOUR:
             continue
         ids = [n.id for n in notes]

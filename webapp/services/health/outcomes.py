@@ -30,12 +30,9 @@ log = logging.getLogger("ledgerlink.health")
 
 # Scheduled exports stop after this long of rejected sign-ins (and checks with them).
 AUTH_GIVE_UP = dt.timedelta(days=7)
-_ERRORS = {
-    "auth": AuthError,
-    "permission": PermissionError,
-    "config": ConfigError,
-    "transient": TransientError,
-    "data": DataError,
+_ERRORS: dict[str, type[AdapterError]] = {
+    error.kind: error
+    for error in (AuthError, PermissionError, ConfigError, TransientError, DataError)
 }
 
 

@@ -16,7 +16,7 @@ from webapp.db import utcnow
 from webapp.models import HealthCheck, Integration, SyncRun
 from webapp.services.exports.outbox import NO_CREDENTIALS, UNREADABLE_CREDENTIALS
 from webapp.services.health import outcomes
-from webapp.services.health.checks import CHECKED, eligible_ids, first_slot
+from webapp.services.health.checks import CHECKED, first_slot, stopped
 
 log = logging.getLogger("ledgerlink.health")
 
@@ -37,9 +37,7 @@ def run_check(integration_id: int, now: dt.datetime | None = None) -> str:
 
     now = now or utcnow()
     integration = Integration.get_or_none(Integration.id == integration_id)
-    if integration is None or integration.status not in CHECKED:
-        return "skipped"
-    if integration.id not in eligible_ids([integration.id]):
+    if integration is None or integration.status not in CHECKED or stopped(integration.id):
         return "skipped"
     error: AdapterError | None = None
     if integration.active_credential_version is None:
