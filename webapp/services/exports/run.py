@@ -220,7 +220,8 @@ class Export:
         outcome and claims the batch after those already handed over in one transaction, hands
         it to the sender once that has committed, and has the adapter prepare its request.
         """
-        ahead = list(islice(upcoming, 2))
+        # The first call waits for this claim, so it takes one batch fewer than later ones.
+        ahead = list(islice(upcoming, HANDED - 1))
         if not ahead:
             return
         with db.atomic():
